@@ -1,0 +1,1 @@
+"""Postcards from my Jungle: the realtime engine and the `postcards` command."""
