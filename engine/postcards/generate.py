@@ -1,0 +1,154 @@
+"""Sample postcards from a trained model: PNG files, and a near-square grid of them.
+
+Any sampler runs on any model (few steps: dpmsolver++ takes 20 by default). The same seed on the same
+device gives identical files; postcard i uses seed + i. Files are written to a temporary folder inside
+--out and moved in place only when all of them are done, so an error leaves nothing half-written.
+
+Examples:
+  postcards generate --list
+  postcards generate --model default --n 50 --grid --out out/
+  postcards generate --model models/default --scheduler unipc --steps 10 --seed 7 --size 512 --out out/
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import UserError
+from engine.scenes import SCHEDULERS
+
+
+def configure(parser) -> None:
+    parser.add_argument("--list", action="store_true", help="list the models in models/ and stop")
+    parser.add_argument("--model", default="default", help="model folder name in models/, or a path (default: default)")
+    parser.add_argument("--n", type=int, default=16, help="how many postcards (default: 16)")
+    parser.add_argument("--out", default="postcards-out", help="output folder (default: postcards-out)")
+    parser.add_argument("--grid", action="store_true", help="also write grid.png, all postcards near-square")
+    parser.add_argument("--scheduler", default="dpmsolver++", metavar="S",
+                        help=f"sampler: {', '.join(SCHEDULERS)} (default: dpmsolver++)")
+    parser.add_argument("--steps", type=int, default=None, metavar="K",
+                        help="sampler steps (default: the sampler's few-step default, 20 for dpmsolver++)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="first seed; postcard i uses N + i (default: 0)")
+    parser.add_argument("--batch", type=int, default=8, metavar="B", help="postcards per UNet call (default: 8)")
+    parser.add_argument("--size", type=int, default=None, metavar="PX",
+                        help="upscale each postcard to PX x PX with Lanczos (default: the model's resolution)")
+    parser.add_argument("--device", default=None, metavar="D",
+                        help="auto, cpu, cuda, cuda:N or mps (default: [sampler] device in config.toml)")
+
+
+def run(args) -> int:
+    from engine.postcards.store import describe_model, list_models, resolve_model
+
+    models_dir = args.settings.path("models")
+    if args.list:
+        names = list_models(models_dir)
+        if not names:
+            print(f"no models in {models_dir}")
+        for name in names:
+            info = describe_model(models_dir / name)
+            print(f"{name:20s} {info['resolution']} px  {info['params'] / 1e6:.1f}M params  "
+                  f"preset {info['preset'] or '?'}")
+        return 0
+
+    from engine.postcards.schedulers import DEFAULT_STEPS, check_scheduler
+
+    check_positive("--n", args.n)
+    check_positive("--batch", args.batch)
+    if args.size is not None:
+        check_positive("--size", args.size)
+    steps = DEFAULT_STEPS[check_scheduler(args.scheduler)] if args.steps is None else args.steps
+    check_positive("--steps", steps)
+    path = resolve_model(args.model, models_dir)
+    out = Path(args.out)
+    with staging_folder(out) as staging:
+        images = generate(path, scheduler=args.scheduler, n=args.n, steps=steps, seed=args.seed,
+                          batch=args.batch, device=args.device or args.settings.sampler.device)
+        names = write_postcards(images, staging, size=args.size, grid=args.grid)
+        for name in names:
+            os.replace(staging / name, out / name)
+    print(f"{len(images)} postcards in {out.resolve()}/ (postcard_000.png ... postcard_{len(images) - 1:03d}.png"
+          + (", grid.png" if args.grid else "") + ")")
+    return 0
+
+
+def check_positive(what: str, value: int) -> None:
+    if value <= 0:
+        raise UserError(f"{what}: expected a whole number of at least 1, found {value}")
+
+
+def generate(path: Path, *, scheduler: str, n: int, steps: int, seed: int, batch: int,
+             device: str = "auto") -> np.ndarray:
+    """`n` postcards (uint8, n x H x W x 3) from the model folder `path`, `batch` at a time, with progress."""
+    from tqdm import tqdm
+
+    from engine.postcards.sample import sample
+    from engine.postcards.schedulers import make_scheduler, unet_calls
+    from engine.postcards.store import load_model
+
+    model = load_model(path, device)
+    sched = make_scheduler(scheduler, model.scheduler_config)
+    starts = range(0, n, batch)
+    chunks = []
+    with tqdm(total=len(starts) * unet_calls(sched, steps), unit="step",
+              desc=f"{n} postcards, {scheduler} {steps} steps on {model.device}") as bar:
+        for start in starts:
+            chunks.append(sample(model.unet, sched, n=min(batch, n - start), steps=steps, seed=seed + start,
+                                 on_step=lambda *_: bar.update(1)))
+    return np.concatenate(chunks)
+
+
+def write_postcards(images: np.ndarray, folder: Path, *, size: int | None = None, grid: bool = False) -> list[str]:
+    """Write postcard_000.png ... (and grid.png) into `folder`; returns the file names written."""
+    from PIL import Image
+
+    pictures = [Image.fromarray(image) for image in images]
+    if size is not None:
+        pictures = [p.resize((size, size), Image.Resampling.LANCZOS) for p in pictures]
+    names = []
+    for i, picture in enumerate(pictures):
+        names.append(f"postcard_{i:03d}.png")
+        picture.save(folder / names[-1])
+    if grid:
+        Image.fromarray(make_grid(np.stack([np.asarray(p) for p in pictures]))).save(folder / "grid.png")
+        names.append("grid.png")
+    return names
+
+
+def make_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
+    """(n, H, W, 3) -> one image of the n tiled in rows, near-square unless `cols` is given; gaps are white."""
+    n, h, w, c = images.shape
+    cols = cols or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    grid = np.full((rows * h, cols * w, c), 255, dtype=images.dtype)
+    for i, image in enumerate(images):
+        r, q = divmod(i, cols)
+        grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = image
+    return grid
+
+
+@contextmanager
+def staging_folder(out: Path):
+    """A temporary folder inside `out` (made if needed), removed on exit; an unwritable `out` fails first."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: expected a folder, found a file")
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+    except OSError as e:
+        raise UserError(f"--out {out}: expected a folder we can write to, found {e.strerror}") from None
+    try:
+        yield staging
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)  # it was ours and holds nothing finished
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,57 @@
+"""The sampling loop: noise to postcards with any diffusers scheduler, deterministic per postcard.
+
+Postcard i of a call starts from noise drawn by its own CPU generator seeded `seed + i`, and the same
+generators feed a stochastic scheduler's noise (DDPM), so a postcard does not depend on how many were made
+with it, and the same seed on the same device gives the same pixels.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+import numpy as np
+
+# on_step(step_index, total_steps, preview): preview is the current guess of the finished postcards
+OnStep = Callable[[int, int, np.ndarray], None]
+
+
+def to_uint8(images) -> np.ndarray:
+    """(n, 3, H, W) floats in [-1, 1] -> (n, H, W, 3) uint8."""
+    import torch
+
+    images = (images.float() / 2 + 0.5).clamp(0, 1).mul(255).round().to("cpu", dtype=torch.uint8)
+    return images.permute(0, 2, 3, 1).numpy()
+
+
+def sample(unet, scheduler, *, n: int, steps: int, seed: int, device=None,
+           on_step: OnStep | None = None) -> np.ndarray:
+    """`n` postcards as uint8 (n, H, W, 3) from `unet` in `steps` steps of `scheduler` (its state is reset)."""
+    import torch
+    from diffusers.utils.torch_utils import randn_tensor
+
+    if n <= 0:
+        raise ValueError(f"n: expected at least 1 postcard, found {n}")
+    if steps <= 0:
+        raise ValueError(f"steps: expected at least 1, found {steps}")
+    device = torch.device(device) if device is not None else unet.device
+    size = unet.config.sample_size
+    size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
+    shape = (n, unet.config.in_channels, *size)
+    generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(n)]
+    step_kwargs = {"generator": generators} if "generator" in inspect.signature(scheduler.step).parameters else {}
+
+    scheduler.set_timesteps(steps, device=device)
+    # randn_tensor draws each postcard's noise from its own generator on the CPU, then moves it.
+    x = randn_tensor(shape, generator=generators, device=device, dtype=torch.float32) * scheduler.init_noise_sigma
+    total = len(scheduler.timesteps)
+    with torch.inference_mode():
+        for i, t in enumerate(scheduler.timesteps):
+            model_input = scheduler.scale_model_input(x, t).to(unet.dtype)
+            noise_pred = unet(model_input, t).sample.float()  # scheduler maths stays in fp32
+            out = scheduler.step(noise_pred, t, x, **step_kwargs)
+            x = out.prev_sample
+            if on_step is not None:
+                guess = getattr(out, "pred_original_sample", None)
+                on_step(i, total, to_uint8(guess if guess is not None else x))
+    return to_uint8(x)

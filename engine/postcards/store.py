@@ -1,0 +1,168 @@
+"""The model store: trained models in `models/`, found by name or path and loaded the one safe way.
+
+A model is a diffusers DDPMPipeline-shaped folder: `unet/` (config.json + safetensors weights),
+`scheduler/scheduler_config.json`, usually `model_index.json` and a model card `README.md`. `generate`,
+`evaluate` and the live engine's sampler worker all load through `load_model`, so there is one place that
+decides the device, the dtype and that only safetensors are read (a pickle checkpoint can run code when
+loaded; we never unpickle weights).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import UserError
+from engine.paths import UnsafeNameError, safe_child
+
+UNET_CONFIG = Path("unet/config.json")
+SCHEDULER_CONFIG = Path("scheduler/scheduler_config.json")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+@dataclass
+class Model:
+    """A loaded model: the UNet (eval mode), what its scheduler was trained with, where it runs."""
+    unet: Any                      # diffusers.UNet2DModel
+    scheduler_config: dict
+    device: Any                    # torch.device
+    dtype: Any                     # torch.dtype
+    path: Path
+
+    @property
+    def resolution(self) -> int:
+        return int(self.unet.config.sample_size)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def list_models(models_dir: Path) -> list[str]:
+    """Names of the folders in `models_dir` that hold a UNet config (complete or not: load says what lacks)."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        return []
+    return sorted(p.name for p in models_dir.iterdir() if (p / UNET_CONFIG).is_file())
+
+
+def resolve_model(name_or_path: str | Path, models_dir: Path) -> Path:
+    """The folder of a model given as a name in `models_dir` (e.g. "default") or as a path to a folder."""
+    text = str(name_or_path)
+    looks_like_path = isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.startswith(("~", "."))
+    if looks_like_path:
+        path = Path(text).expanduser()
+    else:
+        try:
+            path = safe_child(Path(models_dir), text, what="model")
+        except UnsafeNameError as e:
+            raise UserError(f"--model: {e}") from None
+    if not path.is_dir():
+        known = ", ".join(list_models(models_dir)) or "none yet"
+        raise UserError(f"model {text!r}: expected a folder name in {models_dir} or a path to a model folder, "
+                        f"found no such folder (known models: {known})")
+    missing = missing_files(path)
+    if missing:
+        raise UserError(f"model {path}: expected a diffusers model folder (unet/ + scheduler/), "
+                        f"found it lacks {', '.join(missing)}")
+    return path
+
+
+def missing_files(path: Path) -> list[str]:
+    """What a model folder lacks to be loaded; a pickle-only UNet gets an explanation of the refusal."""
+    missing = [str(p) for p in (UNET_CONFIG, SCHEDULER_CONFIG) if not (path / p).is_file()]
+    unet_dir = path / "unet"
+    if not list(unet_dir.glob("*.safetensors")):
+        pickles = sorted(p.name for p in unet_dir.glob("*") if p.suffix in PICKLE_SUFFIXES)
+        if pickles:
+            missing.append(f"unet/*.safetensors (only the pickle checkpoint {', '.join(pickles)} is there: "
+                           f"pickle files can run code when loaded, so they are refused; convert them to "
+                           f"safetensors where you trust them)")
+        else:
+            missing.append("unet/diffusion_pytorch_model.safetensors")
+    return missing
+
+
+def describe_model(path: Path) -> dict:
+    """Resolution, parameter count and preset of a model folder, read without loading the weights."""
+    from safetensors import safe_open
+
+    config = json.loads((path / UNET_CONFIG).read_text())
+    params = 0
+    for weights in (path / "unet").glob("*.safetensors"):
+        with safe_open(weights, framework="pt") as f:
+            for key in f.keys():
+                n = 1
+                for dim in f.get_slice(key).get_shape():
+                    n *= dim
+                params += n
+    return {"name": path.name, "resolution": config.get("sample_size"), "params": params,
+            "preset": _preset(path)}
+
+
+def _preset(path: Path) -> str | None:
+    """The training preset, from model_index.json's or the model card's `preset` entry where there is one."""
+    index = path / "model_index.json"
+    if index.is_file():
+        preset = json.loads(index.read_text()).get("preset")
+        if preset:
+            return str(preset)
+    card = path / "README.md"
+    if card.is_file():
+        match = re.search(r"^\W*preset\W*[:=]\s*[`\"']?([\w.-]+)", card.read_text(errors="replace"),
+                          re.MULTILINE | re.IGNORECASE)
+        if match:
+            return match.group(1)
+    return None
+
+
+def pick_device(name: str = "auto"):
+    """`auto`: CUDA, then Apple's MPS, then the CPU; otherwise the named torch device, checked to exist."""
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UserError(f"device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available.get(device.type, False):
+        raise UserError(f"device {name!r}: expected a device this machine has, found no {device.type} here")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UserError(f"device {name!r}: expected cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    return device
+
+
+def pick_dtype(device):
+    """bf16 on GPUs that have it, else fp16 on a GPU; fp32 on the CPU (bf16 there is slower, not faster)."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "mps":
+        return torch.float16
+    return torch.float32
+
+
+def load_model(path: str | Path, device="auto") -> Model:
+    """Load a model folder's UNet from safetensors only, in eval mode, on `device` ("auto" picks one)."""
+    from diffusers import UNet2DModel
+
+    path = Path(path)
+    missing = missing_files(path)
+    if missing:
+        raise UserError(f"model {path}: expected a diffusers model folder, found it lacks {', '.join(missing)}")
+    device = pick_device(device) if isinstance(device, str) else device
+    dtype = pick_dtype(device)
+    unet = UNet2DModel.from_pretrained(path / "unet", use_safetensors=True, torch_dtype=dtype)
+    unet = unet.to(device).eval().requires_grad_(False)
+    scheduler_config = json.loads((path / SCHEDULER_CONFIG).read_text())
+    return Model(unet=unet, scheduler_config=scheduler_config, device=device, dtype=dtype, path=path)
