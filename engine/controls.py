@@ -59,6 +59,10 @@ def _static() -> list[Control]:
         Control("/record/active", "b", "1 while recording", access="r"),
         Control("/state", "", "ask for every value: each is sent back as feedback", access="w"),
         Control("/midi/learn", "s", "bind the next MIDI CC or note to this address", access="w"),
+        # The window and the show itself (keys f, o, esc; reachable from any controller).
+        Control("/display/fullscreen", "b", "1 = fullscreen window"),
+        Control("/display/overlay", "b", "1 = on-screen status (fps, queue, scene, OSC port, underruns)"),
+        Control("/show/quit", "", "end the show (a service manager may start it again)", access="w"),
     ]
 
 
