@@ -44,7 +44,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from engine.postcards.store import describe_model, list_models, resolve_model
+    from engine.postcards.store import describe_model, list_models, load_model, resolve_model
 
     models_dir = args.settings.path("models")
     if args.list:
@@ -63,13 +63,14 @@ def run(args) -> int:
     check_positive("--batch", args.batch)
     if args.size is not None:
         check_positive("--size", args.size)
-    steps = DEFAULT_STEPS[check_scheduler(args.scheduler)] if args.steps is None else args.steps
+    check_scheduler(args.scheduler)
+    steps = DEFAULT_STEPS[args.scheduler] if args.steps is None else args.steps
     check_positive("--steps", steps)
     path = resolve_model(args.model, models_dir)
     out = Path(args.out)
     with staging_folder(out) as staging:
-        images = generate(path, scheduler=args.scheduler, n=args.n, steps=steps, seed=args.seed,
-                          batch=args.batch, device=args.device or args.settings.sampler.device)
+        model = load_model(path, args.device or args.settings.sampler.device)
+        images = generate(model, scheduler=args.scheduler, n=args.n, steps=steps, seed=args.seed, batch=args.batch)
         names = write_postcards(images, staging, size=args.size, grid=args.grid)
         for name in names:
             os.replace(staging / name, out / name)
@@ -83,16 +84,13 @@ def check_positive(what: str, value: int) -> None:
         raise UserError(f"{what}: expected a whole number of at least 1, found {value}")
 
 
-def generate(path: Path, *, scheduler: str, n: int, steps: int, seed: int, batch: int,
-             device: str = "auto") -> np.ndarray:
-    """`n` postcards (uint8, n x H x W x 3) from the model folder `path`, `batch` at a time, with progress."""
+def generate(model, *, scheduler: str, n: int, steps: int, seed: int, batch: int) -> np.ndarray:
+    """`n` postcards (uint8, n x H x W x 3) from a loaded store.Model, `batch` at a time, with progress."""
     from tqdm import tqdm
 
     from engine.postcards.sample import sample
     from engine.postcards.schedulers import make_scheduler, unet_calls
-    from engine.postcards.store import load_model
 
-    model = load_model(path, device)
     sched = make_scheduler(scheduler, model.scheduler_config)
     starts = range(0, n, batch)
     chunks = []

@@ -10,7 +10,6 @@ loaded; we never unpickle weights).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,18 +103,11 @@ def describe_model(path: Path) -> dict:
 
 
 def _preset(path: Path) -> str | None:
-    """The training preset, from model_index.json's or the model card's `preset` entry where there is one."""
-    index = path / "model_index.json"
-    if index.is_file():
-        preset = json.loads(index.read_text()).get("preset")
-        if preset:
-            return str(preset)
-    card = path / "README.md"
-    if card.is_file():
-        match = re.search(r"^\W*preset\W*[:=]\s*[`\"']?([\w.-]+)", card.read_text(errors="replace"),
-                          re.MULTILINE | re.IGNORECASE)
-        if match:
-            return match.group(1)
+    """The training preset, from the facts training writes next to the model card, where there are any."""
+    facts = path / "training.json"
+    if facts.is_file():
+        preset = json.loads(facts.read_text()).get("preset")
+        return str(preset) if preset else None
     return None
 
 
