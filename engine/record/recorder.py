@@ -1,0 +1,165 @@
+"""The show to an MP4 file: H.264 video and AAC audio through PyAV, encoded on its own thread.
+
+`add_frame` and `add_audio` only queue and return: PyAV and libx264 encode on the recorder's thread (they let
+go of the GIL while they work), so the show's frame never waits for the encoder. When the encoder falls
+more than `queue` frames behind, new frames are dropped and counted: the recording skips a frame rather
+than the show. Audio is never dropped.
+
+Timestamps come from show time, not from counting: a frame shown at show time t gets pts round((t - start)
+* fps) and audio samples land at (t - start) * samplerate, so sound and picture stay in sync however many
+frames are dropped. The file is a fragmented MP4 with a keyframe (and so a fragment) every second: a
+process killed mid-show leaves a file that plays up to about a second before the kill. `delay_moov`
+lets the muxer write the edit lists that hide x264's B-frame delay and AAC's priming samples, which keeps
+the first fragment (and the sync) exact in every player.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from engine.config import RecordingSettings
+from engine.record.writer import BackgroundWriter, RecordingError, place_audio
+
+log = logging.getLogger(__name__)
+
+MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+delay_moov+default_base_moof", "flush_packets": "1"}
+
+
+@dataclass(frozen=True)
+class RecordingStats:
+    path: str
+    frames: int          # video frames encoded
+    dropped: int         # frames dropped because the encoder was behind
+    seconds: float       # length of the video, from the last frame's timestamp
+    audio_seconds: float
+    error: str | None    # why the recording stopped early, if it did
+
+
+class Recorder(BackgroundWriter):
+    kind = "recording"
+
+    def __init__(self, path: str | Path, size: tuple[int, int], fps: int, samplerate: int,
+                 settings: RecordingSettings, start: float | None = None, wait: bool = False):
+        """Open `path` for writing (RecordingError if that fails). `size` and `fps` are the video's;
+        frames of another size are scaled on the encoder thread. `start` is the show time that becomes
+        0:00 in the file (default: the first timestamp handed over). `wait`: when the encoder is behind,
+        `add_frame` waits instead of dropping (offline rendering, where no clock runs away)."""
+        super().__init__(path)
+        self.size, self.fps, self.samplerate = tuple(size), int(fps), int(samplerate)
+        self.start, self.wait, self.preset = start, wait, settings.preset
+        self.frames = self.dropped = 0
+        self._last_pts = -1                   # newest pts handed over (caller's thread)
+        self._written_pts = -1                # newest pts encoded (encoder thread)
+        self._audio_next = 0                  # sample index the next audio sample goes to
+        self._audio_slack = samplerate // (2 * fps)  # clocks may disagree by half a frame before we follow
+        self._slots = threading.BoundedSemaphore(settings.queue)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._container = av.open(str(self.path), "w", format="mp4", options=MP4_OPTIONS)
+        except (OSError, av.FFmpegError) as e:
+            raise RecordingError(f"{self.path}: cannot write the recording: {e.strerror or e}") from None
+        self._video = self._container.add_stream("libx264", rate=self.fps, options={
+            "preset": settings.preset, "crf": str(settings.crf)})
+        self._video.width, self._video.height = self.size
+        self._video.pix_fmt = "yuv420p"
+        self._video.time_base = Fraction(1, self.fps)
+        self._video.codec_context.gop_size = self.fps  # a keyframe, so a fragment, every second
+        self._audio = self._container.add_stream("aac", rate=self.samplerate, layout="stereo")
+        self._audio.bit_rate = settings.audio_bitrate
+        self._audio.time_base = Fraction(1, self.samplerate)
+        self._start()
+
+    # --- the caller's side: never waits -------------------------------------------------------------
+
+    def wants_frame(self, t: float) -> bool:
+        """Whether a frame shown at show time t would be a new video frame (the display may run faster
+        than the recording; skipping here saves copying frames that would be thrown away)."""
+        return self.active and self._pts(t) > self._last_pts
+
+    def add_frame(self, rgb: np.ndarray | bytes, t: float) -> None:
+        """Queue a picture shown at show time t: an (h, w, 3) uint8 array (copied) or RGB bytes of the
+        recording's size. Dropped and counted when the encoder is `queue` frames behind."""
+        if self.start is None:
+            self.start = t
+        pts = self._pts(t)
+        if not self.active or pts <= self._last_pts:
+            return
+        if not self._slots.acquire(blocking=self.wait):
+            self.dropped += 1
+            return
+        self._last_pts = pts
+        image = np.array(rgb, dtype=np.uint8, copy=True) if isinstance(rgb, np.ndarray) else \
+            np.frombuffer(rgb, np.uint8).reshape(self.size[1], self.size[0], 3)
+        self._submit(("video", image, pts))
+
+    def add_audio(self, block: np.ndarray, t: float) -> None:
+        """Queue float32 stereo samples (frames, 2) whose first sample plays at show time t (copied)."""
+        if self.start is None:
+            self.start = t
+        self._submit(("audio", np.array(block, dtype=np.float32, copy=True), t))
+
+    def stop(self) -> RecordingStats:
+        """Encode what is queued, close the file, log and return what was recorded."""
+        super().stop()
+        stats = self.stats()
+        if stats.error is None:
+            log.info("recording saved: %s (%d frames, %.1f s, %d dropped)", stats.path, stats.frames,
+                     stats.seconds, stats.dropped)
+        if stats.dropped:
+            log.warning("%s: %d frames dropped because the encoder fell behind (preset %r is too slow for "
+                        "this machine? try a faster one)", stats.path, stats.dropped,
+                        self.preset)
+        return stats
+
+    def stats(self) -> RecordingStats:
+        return RecordingStats(str(self.path), self.frames, self.dropped,
+                              (self._written_pts + 1) / self.fps, self._audio_next / self.samplerate, self.error)
+
+    def _pts(self, t: float) -> int:
+        return round((t - (self.start if self.start is not None else t)) * self.fps)
+
+    # --- the encoder thread -------------------------------------------------------------------------
+
+    def _write(self, item) -> None:
+        kind, data, when = item
+        if kind == "video":
+            try:
+                self._encode_video(data, when)
+            finally:
+                self._slots.release()
+        else:
+            self._encode_audio(data, when)
+
+    def _encode_video(self, image: np.ndarray, pts: int) -> None:
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        width, height = self.size
+        frame = frame.reformat(width, height, "yuv420p", interpolation="BILINEAR")
+        frame.pts = pts
+        self._container.mux(self._video.encode(frame))
+        self.frames += 1
+        self._written_pts = pts
+
+    def _encode_audio(self, block: np.ndarray, t: float) -> None:
+        block = place_audio(block, t, self.start, self.samplerate, self._audio_next, self._audio_slack)
+        if not len(block):
+            return
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block.T), format="fltp", layout="stereo")
+        frame.sample_rate = self.samplerate
+        frame.pts = self._audio_next
+        self._container.mux(self._audio.encode(frame))
+        self._audio_next += len(block)
+
+    def _finish(self) -> None:
+        try:
+            if self.error is None:
+                self._container.mux(self._video.encode(None))
+                self._container.mux(self._audio.encode(None))
+        finally:
+            self._container.close()
