@@ -1,0 +1,65 @@
+"""The model card (README.md) of an exported model folder, written from the facts of its training run.
+
+The facts live next to it in `training.json`; another job (evaluate) may add a "metrics" entry there and
+call `write_card(folder)` again to refresh the card.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+FACTS = "training.json"
+
+
+def _size(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.2f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.0f} MiB"
+
+
+def _duration(seconds: float) -> str:
+    h, rest = divmod(int(round(seconds)), 3600)
+    return f"{h} h {rest // 60:02d} min" if h else f"{rest // 60} min {rest % 60:02d} s"
+
+
+def render(facts: dict) -> str:
+    lines = [
+        "---", "library_name: diffusers", "tags:", "- unconditional-image-generation", "- ddpm", "---", "",
+        f"# {facts['name']}", "",
+        f"An unconditional DDPM (`UNet2DModel`, preset `{facts['preset']}`, {facts['params']:,} parameters) "
+        f"that paints {facts['resolution']} px postcards for *Postcards from my Jungle*. "
+        "The weights are the EMA weights. Load it with `DDPMPipeline.from_pretrained(folder)`; sample with a "
+        "few-step scheduler (e.g. DPM-Solver++, 20 steps) through the scheduler's `from_config`.", "",
+        "## Training", "",
+        "| | |", "|---|---|",
+        f"| data | {facts['data']} ({facts['images']} images" +
+        (f", {facts['skipped']} unreadable skipped" if facts.get("skipped") else "") + ") |",
+        f"| preset, resolution | {facts['preset']}, {facts['resolution']} px |",
+        f"| epochs, steps | {facts['epochs']:.1f} epochs, {facts['steps']} steps of {facts['batch']} x "
+        f"{facts['processes']} process(es) = {facts['images_seen']:,} images seen |",
+        f"| optimiser | AdamW, lr {facts['lr']:g} ({facts['lr_schedule']}, {facts['warmup_steps']} warm-up steps) |",
+        f"| wall time | {_duration(facts['wall_s'])} |",
+        f"| hardware | {facts['hardware']} |",
+        f"| speed | {facts['img_per_s']:.1f} img/s (last session) |",
+        f"| peak memory | {_size(facts['peak_mem_bytes'])} ({facts['peak_mem_kind']}) |",
+        f"| seed | {facts['seed']} |", "",
+    ]
+    if facts.get("metrics"):
+        lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
+                  for k, v in facts["metrics"].items()]
+        lines.append("")
+    if facts.get("preview"):
+        lines += ["## Samples", "", f"{facts['preview_steps']}-step DPM-Solver++ from the EMA weights at step "
+                  f"{facts['steps']}:", "", f"![samples]({facts['preview']})", ""]
+    lines += ["Command:", "", "```", facts["command"], "```", ""]
+    return "\n".join(lines)
+
+
+def write_card(folder: Path, facts: dict | None = None) -> None:
+    """Write `training.json` (when facts are given) and README.md from it."""
+    folder = Path(folder)
+    if facts is None:
+        facts = json.loads((folder / FACTS).read_text())
+    else:
+        (folder / FACTS).write_text(json.dumps(facts, indent=2))
+    (folder / "README.md").write_text(render(facts))

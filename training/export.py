@@ -1,0 +1,37 @@
+"""Export the EMA weights as a diffusers DDPMPipeline folder (unet/ + scheduler/ + model_index.json + card).
+
+Written into a temp folder and moved into place item by item, so a model folder being read by another
+job (evaluate, generate) is never half-written for more than a rename.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from training.card import FACTS, write_card
+
+PIPELINE_ITEMS = ("unet", "scheduler", "model_index.json")
+
+
+def export(out: Path, unet, scheduler, facts: dict, preview_image=None) -> None:
+    """`unet` holds the EMA weights already; `preview_image` (PIL) becomes preview.png in the card."""
+    from diffusers import DDPMPipeline
+
+    tmp = out / ".tmp-export"
+    shutil.rmtree(tmp, ignore_errors=True)
+    DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(tmp, safe_serialization=True)
+    items = list(PIPELINE_ITEMS)
+    if preview_image is not None:
+        preview_image.save(tmp / "preview.png")
+        facts = {**facts, "preview": "preview.png"}
+        items.append("preview.png")
+    write_card(tmp, facts)
+    items += [FACTS, "README.md"]
+    for name in items:
+        target, old = out / name, tmp / f"old-{name}"
+        if target.exists():
+            os.rename(target, old)
+        os.rename(tmp / name, target)
+    shutil.rmtree(tmp, ignore_errors=True)
