@@ -1,0 +1,323 @@
+"""The postcard sampler: the scene's model paints postcards ahead of the screen, in a process of its own.
+
+`SamplerClient` (main thread, never waits) keeps `config.sampler.queue` postcards ready. It hands seeds
+and the current recipe (model, scheduler, steps) to a worker process over a queue; the worker writes each
+postcard and a few of its intermediate predictions (for the "reveal" transition) into shared-memory slots
+and answers with a small message; the client copies the pictures out and frees the slot. A supervisor
+restarts a dead worker with back-off and the seeds it was working on are asked for again, so the sequence
+of postcards does not depend on crashes.
+
+`InlineSampler` makes the same postcards in the calling process, waiting for each: what offline
+rendering and deterministic tests need (same seeds, same pictures).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import os
+import queue
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from engine.config import Config
+from engine.logs import RateLimitedLog
+from engine.workers.slots import SlotLayout, SlotPool
+from engine.workers.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+RETRY_BROKEN = 60.0  # seconds before a model that failed to load is tried again (it may have been fixed)
+PREVIEWS = 6        # intermediate predictions kept per postcard for the reveal transition
+MIN_SIDE = 64       # slot side when no model tells us its size yet
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How postcards are made now: what the show's state asks the sampler for."""
+    model: str       # model folder (absolute path)
+    scheduler: str
+    steps: int
+
+
+@dataclass
+class Postcard:
+    seed: int
+    image: np.ndarray                       # (H, W, 3) uint8
+    previews: list[np.ndarray] = field(default_factory=list)  # earliest guess first, for reveal
+    recipe: Recipe | None = None
+    seconds: float = 0.0                    # sampling time of the call that made it (per postcard)
+
+
+def torch_threads(setting: int) -> int:
+    """config.sampler.threads; 0 = all cores but one, so drawing and sound keep a core."""
+    return setting if setting > 0 else max(1, (os.cpu_count() or 2) - 1)
+
+
+def model_side(model_folder: str | Path) -> int | None:
+    """A model's picture size, read from its UNet config without loading torch (None if unreadable)."""
+    try:
+        size = json.loads((Path(model_folder) / "unet" / "config.json").read_text())["sample_size"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return int(max(size) if isinstance(size, (list, tuple)) else size)
+
+
+def preview_steps(total: int, count: int = PREVIEWS) -> list[int]:
+    """Which of `total` steps' predictions to keep: evenly spread, never the last (that is the postcard)."""
+    if total <= 1:
+        return []
+    return sorted({round(k * (total - 1) / count) for k in range(count)})
+
+
+class PostcardMaker:
+    """Loads a recipe's model and scheduler (again only when they change) and samples postcards."""
+
+    def __init__(self, device: str = "auto"):
+        self.device = device
+        self.recipe: Recipe | None = None
+        self.model = None
+        self.scheduler = None
+
+    def use(self, recipe: Recipe) -> None:
+        from engine.postcards.schedulers import make_scheduler
+        from engine.postcards.store import load_model
+
+        if self.model is None or self.recipe is None or recipe.model != self.recipe.model:
+            self.model = None  # a failed load leaves no half-loaded model behind
+            self.model = load_model(recipe.model, self.device)
+        self.scheduler = make_scheduler(recipe.scheduler, self.model.scheduler_config)
+        self.recipe = recipe
+
+    def make(self, seed: int, n: int = 1) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(n, H, W, 3) postcards for seeds seed..seed+n-1 and their previews, each (n, H, W, 3)."""
+        from engine.postcards.sample import sample
+
+        previews: list[np.ndarray] = []
+        keep: list[int] = []
+
+        def on_step(i: int, total: int, guess: np.ndarray) -> None:
+            if not keep:
+                keep.extend(preview_steps(total))
+            if i in keep:
+                previews.append(guess)
+
+        images = sample(self.model.unet, self.scheduler, n=n, steps=self.recipe.steps, seed=seed,
+                        device=self.model.device, on_step=on_step)
+        return images, previews
+
+
+def run_worker(layout: SlotLayout, requests, results, threads: int, device: str) -> None:
+    """The worker process: ('recipe', Recipe) | ('job', seed, slots) | ('stop',) in; answers out."""
+    import torch
+
+    torch.set_num_threads(threads)
+    pool = SlotPool.attach(layout)
+    maker = PostcardMaker(device)
+    try:
+        while True:
+            message = requests.get()
+            if message[0] == "stop":
+                return
+            if message[0] == "recipe":
+                try:
+                    maker.use(message[1])
+                except Exception as e:  # a broken model must not end the worker: the show reports it
+                    maker.recipe = None
+                    results.put(("error", message[1], f"{type(e).__name__}: {e}"))
+                continue
+            _, seed, slots = message
+            if maker.recipe is None or maker.model is None:
+                results.put(("failed", seed, slots))
+                continue
+            if maker.model.resolution > layout.side:
+                results.put(("error", maker.recipe, f"model {maker.recipe.model}: postcards of "
+                             f"{maker.model.resolution} px are larger than the {layout.side} px slots"))
+                results.put(("failed", seed, slots))
+                continue
+            start = time.perf_counter()
+            images, previews = maker.make(seed, len(slots))
+            seconds = (time.perf_counter() - start) / len(slots)
+            for i, slot in enumerate(slots):
+                for frame, guess in enumerate(previews):
+                    pool.write(slot, frame, guess[i])
+                pool.write(slot, len(previews), images[i])
+            h, w = images.shape[1:3]
+            results.put(("done", seed, slots, h, w, len(previews), maker.recipe, seconds))
+    finally:
+        pool.close()
+
+
+class SamplerClient:
+    """Main-thread side of the sampler worker; every method returns at once."""
+
+    def __init__(self, config: Config, next_seed: Callable[[], int], side: int = MIN_SIDE,
+                 *, min_delay: float = 0.5, max_delay: float = 30.0):
+        self.config = config
+        self.next_seed = next_seed
+        self.batch = config.sampler.batch
+        self.capacity = config.sampler.queue
+        # Two batches in flight: one being painted, one waiting, so a new recipe applies within two calls.
+        self.pool = SlotPool.create(count=2 * self.batch, frames=PREVIEWS + 1, side=max(side, MIN_SIDE))
+        self.free: list[int] = list(range(2 * self.batch))
+        self.in_flight: dict[int, tuple[int, ...]] = {}   # seed -> slots
+        self.ready: deque[Postcard] = deque()
+        self.recipe: Recipe | None = None
+        self.broken: Recipe | None = None   # the recipe whose model failed to load: no jobs until it changes
+        self.stats = {"made": 0, "errors": 0, "discarded": 0}
+        self.last_seconds = 0.0
+        self._errors = RateLimitedLog(log, interval=30.0)
+        self._retry_at = 0.0
+        self._requests = self._results = None
+        self.supervisor = Supervisor("sampler", self._spawn, min_delay=min_delay, max_delay=max_delay)
+        self.supervisor.launch(time.monotonic())
+
+    def _spawn(self):
+        self._drop_queues()
+        ctx = mp.get_context("spawn")  # never fork a process that has threads (OSC, audio) and SDL state
+        self._requests, self._results = ctx.Queue(), ctx.Queue()
+        process = ctx.Process(target=run_worker, name="postcards-sampler", daemon=True,
+                              args=(self.pool.layout, self._requests, self._results,
+                                    torch_threads(self.config.sampler.threads), self.config.sampler.device))
+        process.start()
+        if self.recipe is not None:
+            self._requests.put(("recipe", self.recipe))
+        return process
+
+    def _drop_queues(self) -> None:
+        """Forget the queues of a dead worker (a process killed mid-message can leave them unusable)."""
+        for q in (self._requests, self._results):
+            if q is not None:
+                q.cancel_join_thread()
+                q.close()
+
+    # ---- what the perform loop calls ----------------------------------------------------------------
+
+    def configure(self, recipe: Recipe) -> None:
+        """Make postcards this way from now on; a new model discards the postcards made with the old one."""
+        if recipe == self.recipe:
+            return
+        if self.recipe is not None and recipe.model != self.recipe.model:
+            self.stats["discarded"] += len(self.ready)
+            self.ready.clear()
+        self.recipe, self.broken = recipe, None
+        self._requests.put(("recipe", recipe))
+
+    def poll(self, now: float) -> None:
+        """Collect finished postcards, look after the worker, and ask for more where there is room."""
+        if self.supervisor.check(now):
+            # A new worker: the seeds the dead one was painting are asked for again, in order.
+            lost = sorted(self.in_flight.items())
+            self.in_flight.clear()
+            for seed, slots in lost:
+                self._send(seed, slots)
+        self._collect(now)
+        if self.broken is not None and now >= self._retry_at:
+            self.broken = None
+            self._requests.put(("recipe", self.recipe))
+        self._ask()
+
+    def take(self) -> Postcard | None:
+        return self.ready.popleft() if self.ready else None
+
+    @property
+    def pending(self) -> int:
+        """Postcards ready or being painted."""
+        return len(self.ready) + sum(len(s) for s in self.in_flight.values())
+
+    def close(self) -> None:
+        if self._requests is not None and self.supervisor.process is not None:
+            self._requests.put(("stop",))
+        self.supervisor.stop()
+        self._drop_queues()
+        self.pool.close()
+
+    # ---- internals ------------------------------------------------------------------------------------
+
+    def _collect(self, now: float) -> None:
+        while True:
+            try:
+                message = self._results.get_nowait()
+            except (queue.Empty, OSError, ValueError, EOFError):
+                return
+            kind = message[0]
+            if kind == "error":
+                _, recipe, text = message
+                self.stats["errors"] += 1
+                if recipe == self.recipe:
+                    self.broken, self._retry_at = recipe, now + RETRY_BROKEN
+                self._errors.warning("sampler: %s; the show goes on with the postcards it has", text)
+            elif kind == "failed":
+                _, seed, slots = message
+                self._release(seed, slots)
+            else:
+                _, seed, slots, h, w, previews, recipe, seconds = message
+                for i, slot in enumerate(slots):
+                    if self.recipe is not None and recipe.model != self.recipe.model:
+                        self.stats["discarded"] += 1
+                        continue
+                    shots = [self.pool.read(slot, f, h, w) for f in range(previews)]
+                    self.ready.append(Postcard(seed + i, self.pool.read(slot, previews, h, w), shots,
+                                               recipe, seconds))
+                    self.stats["made"] += 1
+                self.last_seconds = seconds
+                self._release(seed, slots)
+
+    def _release(self, seed: int, slots: tuple[int, ...]) -> None:
+        if self.in_flight.pop(seed, None) is not None:
+            self.free.extend(slots)
+
+    def _ask(self) -> None:
+        if self.recipe is None or self.recipe == self.broken or self.supervisor.process is None:
+            return
+        while len(self.free) >= self.batch and self.pending + self.batch <= self.capacity:
+            slots = tuple(self.free[:self.batch])
+            del self.free[:self.batch]
+            seed = self.next_seed()
+            for _ in range(self.batch - 1):  # a batch paints consecutive seeds
+                self.next_seed()
+            self._send(seed, slots)
+
+    def _send(self, seed: int, slots: tuple[int, ...]) -> None:
+        self.in_flight[seed] = slots
+        self._requests.put(("job", seed, slots))
+
+
+class InlineSampler:
+    """The same postcards made in this process, waiting for each: for offline rendering and tests."""
+
+    def __init__(self, config: Config, next_seed: Callable[[], int]):
+        self.next_seed = next_seed
+        self.maker = PostcardMaker(config.sampler.device)
+        self.recipe: Recipe | None = None
+        self.stats = {"made": 0, "errors": 0, "discarded": 0}
+        self.last_seconds = 0.0
+        self.ready: deque[Postcard] = deque()
+        self.pending = 0
+
+    def configure(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+
+    def poll(self, now: float) -> None:
+        pass
+
+    def take(self) -> Postcard | None:
+        if self.recipe is None:
+            return None
+        if self.maker.recipe != self.recipe:
+            self.maker.use(self.recipe)
+        seed = self.next_seed()
+        start = time.perf_counter()
+        images, previews = self.maker.make(seed)
+        self.last_seconds = time.perf_counter() - start
+        self.stats["made"] += 1
+        return Postcard(seed, images[0], [p[0] for p in previews], self.recipe, self.last_seconds)
+
+    def close(self) -> None:
+        pass
