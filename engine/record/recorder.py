@@ -5,17 +5,18 @@ go of the GIL while they work), so the show's frame never waits for the encoder.
 more than `queue` frames behind, new frames are dropped and counted: the recording skips a frame rather
 than the show. Audio is never dropped.
 
-Timestamps come from show time, not from counting: a frame shown at show time t gets pts round((t - start)
-* fps) and audio samples land at (t - start) * samplerate, so sound and picture stay in sync however many
-frames are dropped. The file is a fragmented MP4 with a keyframe (and so a fragment) every second: a
-process killed mid-show leaves a file that plays up to about a second before the kill. `delay_moov`
-lets the muxer write the edit lists that hide x264's B-frame delay and AAC's priming samples, which keeps
-the first fragment (and the sync) exact in every player.
+Timestamps come from show time, not from counting: video frame k of the file is the first frame shown at
+or after start + k / fps, and audio samples land at (t - start) * samplerate, so sound and picture stay in
+sync however many frames are dropped. The file is a fragmented MP4 with a keyframe (and so a fragment)
+every second: a process killed mid-show leaves a file that plays up to about a second before the kill.
+`delay_moov` lets the muxer write the edit lists that hide x264's B-frame delay and AAC's priming samples,
+which keeps the first fragment (and the sync) exact in every player.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -83,9 +84,9 @@ class Recorder(BackgroundWriter):
         than the recording; skipping here saves copying frames that would be thrown away)."""
         return self.active and self._pts(t) > self._last_pts
 
-    def add_frame(self, rgb: np.ndarray | bytes, t: float) -> None:
-        """Queue a picture shown at show time t: an (h, w, 3) uint8 array (copied) or RGB bytes of the
-        recording's size. Dropped and counted when the encoder is `queue` frames behind."""
+    def add_frame(self, rgb: np.ndarray | bytes, t: float, size: tuple[int, int] | None = None) -> None:
+        """Queue a picture shown at show time t: an (h, w, 3) uint8 array (copied) or RGB bytes of `size`
+        (default: the recording's). Dropped and counted when the encoder is `queue` frames behind."""
         if self.start is None:
             self.start = t
         pts = self._pts(t)
@@ -95,8 +96,11 @@ class Recorder(BackgroundWriter):
             self.dropped += 1
             return
         self._last_pts = pts
-        image = np.array(rgb, dtype=np.uint8, copy=True) if isinstance(rgb, np.ndarray) else \
-            np.frombuffer(rgb, np.uint8).reshape(self.size[1], self.size[0], 3)
+        if isinstance(rgb, np.ndarray):
+            image = np.array(rgb, dtype=np.uint8, copy=True)
+        else:
+            width, height = size or self.size
+            image = np.frombuffer(rgb, np.uint8).reshape(height, width, 3)
         self._submit(("video", image, pts))
 
     def add_audio(self, block: np.ndarray, t: float) -> None:
@@ -123,7 +127,9 @@ class Recorder(BackgroundWriter):
                               (self._written_pts + 1) / self.fps, self._audio_next / self.samplerate, self.error)
 
     def _pts(self, t: float) -> int:
-        return round((t - (self.start if self.start is not None else t)) * self.fps)
+        # Floor, not round: a display at a multiple of the recording's rate (60 -> 30 fps) is then recorded
+        # exactly on its own frames. The thousandth of a frame absorbs clock arithmetic (i / 30 * 30 < i).
+        return math.floor((t - (self.start if self.start is not None else t)) * self.fps + 1e-3)
 
     # --- the encoder thread -------------------------------------------------------------------------
 
