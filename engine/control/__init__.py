@@ -1,0 +1,51 @@
+"""The control surface: OSC (with feedback), OSCQuery discovery and MIDI (with learn), all feeding the Show.
+
+The perform loop calls `start_controllers(config, show)` once and `.stop()` at the end. Controllers only ever
+`submit()` Commands; what they send back (OSC feedback) comes from Show listeners. See docs/control.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from engine.config import Config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Controllers:
+    osc: object | None = None        # engine.control.osc.OscServer
+    oscquery: object | None = None   # engine.control.oscquery.OscQueryServer
+    midi: object | None = None       # engine.control.midi.MidiController
+
+    def stop(self) -> None:
+        for controller in (self.midi, self.oscquery, self.osc):
+            if controller is not None:
+                controller.stop()
+
+
+def start_controllers(config: Config, show) -> Controllers:
+    """Start what config enables; UserError (and nothing left running) if one cannot start."""
+    from engine.control.midi import MidiController
+    from engine.control.osc import OscServer
+    from engine.control.oscquery import OscQueryServer
+
+    controllers = Controllers()
+    try:
+        if config.osc.enabled:
+            controllers.osc = OscServer(config.osc, show)
+            controllers.osc.start()
+            if config.oscquery.enabled:
+                controllers.oscquery = OscQueryServer(config, show, osc_port=controllers.osc.address[1])
+                controllers.oscquery.start()
+        elif config.oscquery.enabled:
+            log.info("OSCQuery not served: it describes the OSC server, and osc.enabled is false")
+        if config.midi.enabled:
+            controllers.midi = MidiController(config, show)
+            controllers.midi.start()
+    except BaseException:
+        controllers.stop()
+        raise
+    return controllers
