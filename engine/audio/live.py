@@ -1,0 +1,155 @@
+"""The live sound: a sounddevice stream whose callback runs the mixer over rings a worker keeps full.
+
+    main thread   set_scene / apply -> the board (targets, slots, the worker's plan)
+    housekeeping  every 20 ms: free faded slots, send the plan, restart a dead worker, reopen a lost stream
+    worker        (a process) renders every layer `ahead_seconds` ahead into shared-memory rings
+    callback      mixer.process(outdata): copy + gain + sum of preallocated buffers; times itself; tap ring
+    taps thread   hands each mixed block to the recorder
+
+The callback counts and times itself into preallocated arrays; `stats` reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+
+import numpy as np
+
+from engine.config import Config
+from engine.errors import UserError
+from engine.logs import RateLimitedLog
+from engine.scenes import Scene
+
+from engine.audio.board import Board
+from engine.audio.mixer import Mixer
+from engine.audio.ring import Rings
+from engine.audio.stream import StreamKeeper
+from engine.audio.tap import Taps
+from engine.audio.worker import WorkerHost
+
+log = logging.getLogger(__name__)
+
+SLOTS = 16
+HOUSEKEEPING_SECONDS = 0.02
+TIMINGS = 16384       # callback durations kept for the percentiles (about three minutes at 512 / 48 kHz)
+TAP_SECONDS = 4.0     # how far the recorder may fall behind before blocks are dropped
+
+
+class AudioEngine:
+    def __init__(self, config: Config, scene: Scene, seed: int | None = None):
+        self.config, self.scene = config, scene
+        settings = config.audio
+        self.samplerate, self.block = settings.samplerate, settings.blocksize
+        self.seed = seed if seed is not None else time.time_ns() % 2 ** 31
+        self.ahead = math.ceil(settings.ahead_seconds * self.samplerate / self.block) * self.block
+        self.capacity = self.ahead + 4 * self.block  # room for the worker's last chunk over the mark
+        self.mixer = Mixer(SLOTS, self.samplerate, self.block)
+        self.rings: Rings | None = None
+        self.host: WorkerHost | None = None
+        self.board: Board | None = None
+        self.keeper = StreamKeeper(settings, self._callback)
+        self.taps = Taps(self.block, math.ceil(TAP_SECONDS * self.samplerate / self.block))
+        self.callbacks = self.underruns = self.errors = 0
+        self.frame = 0
+        self._timings = np.zeros(TIMINGS)
+        self._running = False
+        self._thread = None
+        self._starving = RateLimitedLog(log, 10.0)
+        self._reported = (0, 0, 0)  # starved, dropped, errors already logged
+
+    # -- the contract ---------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.rings = Rings(SLOTS, self.capacity)
+        self.host = WorkerHost(self.rings, self.samplerate, self.ahead)
+        self.board = Board(self.mixer, self.host, self.seed, self.config.audio.master)
+        self.board.set_scene(self.scene)
+        self.host.launch()
+        self.taps.start()
+        try:
+            self.keeper.open()
+        except UserError:  # a device name that matches nothing: say so now
+            self.stop()
+            raise
+        except Exception as e:  # no device yet: the housekeeper keeps trying, the show goes on
+            log.warning("audio: cannot open the output (%s); retrying", e)
+        self._running = True
+        self._thread = threading.Thread(target=self._housekeeping, name="audio housekeeping", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running = False
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.keeper.close()
+        self.taps.stop()
+        if self.host is not None:
+            self.host.close()
+            self.host = None
+        if self.rings is not None:
+            self.mixer.active = ()
+            self.mixer.feeds = [None] * SLOTS
+            self.rings.close()
+            self.rings = None
+
+    def set_scene(self, scene: Scene) -> None:
+        self.scene = scene
+        if self.board is not None:
+            self.board.set_scene(scene)
+
+    def apply(self, address: str, value) -> None:
+        self.board.apply(address, value)
+
+    def add_tap(self, fn) -> None:
+        self.taps.add(fn)
+
+    @property
+    def stats(self) -> dict:
+        n = min(self.callbacks, TIMINGS)
+        p50, p99 = (np.percentile(self._timings[:n], [50, 99]) * 1000).tolist() if n else (0.0, 0.0)
+        return {"callbacks": self.callbacks, "underruns": self.underruns, "callback_ms_p50": p50,
+                "callback_ms_p99": p99, "worker_restarts": self.host.restarts if self.host else 0,
+                "stream_restarts": self.keeper.restarts, "ring_starved": self.mixer.starved,
+                "tap_dropped": self.taps.dropped, "callback_errors": self.errors}
+
+    # -- the audio callback (PortAudio's thread) ------------------------------------------------------------
+
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        began = time.perf_counter()
+        if status.output_underflow:
+            self.underruns += 1
+        try:
+            self.mixer.process(outdata)
+        except Exception:  # counted, logged by the housekeeper; silence rather than a dead stream
+            self.errors += 1
+            outdata.fill(0.0)
+        self.taps.push(outdata, self.frame)
+        self.frame += frames
+        self._timings[self.callbacks % TIMINGS] = time.perf_counter() - began
+        self.callbacks += 1
+        self.keeper.callbacks = self.callbacks
+
+    # -- housekeeping thread --------------------------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        while self._running:
+            now = time.monotonic()
+            try:
+                self.board.tick()
+                self.host.check(now)
+                self.keeper.check(now)
+                self._report()
+            except Exception:  # keep housekeeping alive whatever one step does
+                log.exception("audio housekeeping")
+            time.sleep(HOUSEKEEPING_SECONDS)
+
+    def _report(self) -> None:
+        starved, dropped, errors = self.mixer.starved, self.taps.dropped, self.errors
+        if (starved, dropped, errors) != self._reported:
+            self._starving.warning("audio: %d layer starvations (the worker fell behind), %d tap blocks "
+                                   "dropped, %d callback errors so far", starved, dropped, errors)
+            self._reported = (starved, dropped, errors)

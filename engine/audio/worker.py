@@ -1,0 +1,198 @@
+"""The soundscape worker: a process that renders every playing layer ahead into the shared-memory rings.
+
+The live engine keeps the worker told what to play by sending its whole plan, {slot: (epoch, name,
+layer, seed, density)}, whenever it changes and after every restart, over a pipe; the worker starts,
+stops and retunes voices to match and keeps each ring `ahead` frames in front of the reader. Its log
+lines travel back over the same pipe, so they land in the show's own log.
+
+A restarted worker (the old one was killed) finds each ring still holding the dead worker's last second
+or two. It does not start after that sound with a jump: it overwrites the newest few blocks with a
+crossfade from the old sound into its fresh voice, so the seam is inaudible if the reader has not yet
+reached them, and starts from the reader's position otherwise (the mixer has faded that layer out).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+
+from engine.audio.ring import EPOCH, READ, WRITTEN, Rings
+from engine.audio.sources import open_source, sanitize
+
+CHUNK = 2048         # frames rendered per voice per pass: keeps every layer topped up in turn
+SPLICE = 4096        # frames of crossfade from a dead worker's sound into the new worker's
+SAFETY = 4096        # frames the splice stays clear of the reader
+IDLE_SLEEP = 0.005
+
+
+class PipeLog(logging.Handler):
+    """Log records of the worker go to the parent as ("log", level, text)."""
+
+    def __init__(self, conn):
+        super().__init__()
+        self.conn = conn
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.conn.send(("log", record.levelno, record.getMessage()))
+        except (OSError, ValueError):
+            pass
+
+
+def main(rings_name: str, slots: int, capacity: int, samplerate: int, ahead: int, conn, level: int) -> None:
+    """The worker process's entry point."""
+    root = logging.getLogger()
+    root.handlers[:] = [PipeLog(conn)]
+    root.setLevel(level)
+    rings = Rings(slots, capacity, rings_name)
+    voices: dict[int, tuple[int, object]] = {}  # slot -> (epoch, source)
+    parent = os.getppid()
+    try:
+        while os.getppid() == parent:
+            while conn.poll():
+                message = conn.recv()
+                if message is None:
+                    return
+                follow(message, voices, rings, samplerate)
+            if not fill(voices, rings, ahead):
+                time.sleep(IDLE_SLEEP)
+    except (EOFError, OSError, KeyboardInterrupt):
+        pass  # the parent went away
+    finally:
+        rings.close()
+
+
+def follow(plan: dict, voices: dict, rings: Rings, samplerate: int) -> None:
+    """Make `voices` match the plan."""
+    for slot in [s for s in voices if s not in plan or plan[s][0] != voices[s][0]]:
+        del voices[slot]
+    for slot, (epoch, name, layer, seed, density) in plan.items():
+        if slot not in voices:
+            try:
+                source = open_source(name, layer, samplerate, seed)
+            except Exception:  # one broken voice must not take the others down
+                logging.getLogger(__name__).exception("layer %s: cannot make its voice; it stays silent", name)
+                continue
+            source.density = density
+            if rings.header[slot, EPOCH] == epoch:
+                splice(rings, slot, source)  # a restart: carry on from the dead worker's sound
+            else:
+                rings.header[slot, WRITTEN] = rings.header[slot, READ]
+                rings.header[slot, EPOCH] = epoch
+            voices[slot] = (epoch, source)
+        elif voices[slot][1].density != density:
+            voices[slot][1].density = density
+
+
+def splice(rings: Rings, slot: int, source) -> None:
+    written, read = int(rings.header[slot, WRITTEN]), int(rings.header[slot, READ])
+    start = written - SPLICE
+    if start < read + SAFETY:
+        rings.header[slot, WRITTEN] = max(written, read)
+        return
+    old = rings.get(slot, start, SPLICE)
+    new = sanitize(source.render(SPLICE))
+    phase = ((np.arange(SPLICE, dtype=np.float32) + 0.5) / SPLICE * (np.pi / 2))[:, None]
+    rings.put(slot, start, old * np.cos(phase) + new * np.sin(phase))
+
+
+def fill(voices: dict, rings: Rings, ahead: int) -> bool:
+    """One pass: top up the ring furthest behind by a chunk. False when every ring is full enough."""
+    behind = [(rings.ahead(slot), slot) for slot in voices if rings.ahead(slot) < ahead]
+    if not behind:
+        return False
+    _, slot = min(behind)
+    frames = min(CHUNK, ahead - rings.ahead(slot))
+    rings.write(slot, sanitize(voices[slot][1].render(frames)))
+    return True
+
+
+class WorkerHost:
+    """The live engine's side of the worker: the plan, the pipe, the restarts (engine.workers.supervisor).
+
+    `start/stop/density` are called by the board (under its lock); `check(now)` by the engine's
+    housekeeping thread only, which alone touches the pipe."""
+
+    def __init__(self, rings: Rings, samplerate: int, ahead: int):
+        from engine.workers.supervisor import Supervisor
+
+        self.rings, self.samplerate, self.ahead = rings, samplerate, ahead
+        self.plan: dict[int, tuple] = {}
+        self.dirty = True
+        self.conn = None
+        self.supervisor = Supervisor("soundscape", self._launch, min_delay=0.25, max_delay=10.0,
+                                     stable_after=30.0)
+
+    def start(self, slot: int, epoch: int, name: str, layer, seed: int):
+        from engine.audio.ring import RingFeed
+
+        self.plan[slot] = (epoch, name, layer, seed, layer.density)
+        self.dirty = True
+        return RingFeed(self.rings, slot, epoch)
+
+    def stop(self, slot: int) -> None:
+        self.plan.pop(slot, None)
+        self.dirty = True
+
+    def density(self, slot: int, value: float) -> None:
+        if slot in self.plan:
+            self.plan[slot] = self.plan[slot][:4] + (value,)
+            self.dirty = True
+
+    def launch(self) -> None:
+        self.supervisor.launch(time.monotonic())
+
+    def check(self, now: float) -> None:
+        """Restart a dead worker (with back-off), pass on its log lines, send it a changed plan."""
+        self.supervisor.check(now)
+        if self.conn is None:
+            return
+        try:
+            while self.conn.poll():
+                kind, level, text = self.conn.recv()
+                logging.getLogger(__name__).log(level, "soundscape worker: %s", text)
+            if self.dirty:
+                self.dirty = False
+                self.conn.send(self.plan.copy())
+        except (EOFError, OSError, ValueError):
+            pass  # it died; the supervisor restarts it and the new one gets the plan
+
+    @property
+    def restarts(self) -> int:
+        return self.supervisor.restarts
+
+    @property
+    def pid(self) -> int | None:
+        process = self.supervisor.process
+        return process.pid if process is not None else None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        self.supervisor.stop()
+        self._close_conn()
+
+    def _launch(self):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")  # never fork a process with audio threads and SDL state
+        ours, theirs = ctx.Pipe()
+        process = ctx.Process(target=main, name="soundscape", daemon=True,
+                              args=(self.rings.name, self.rings.slots, self.rings.capacity, self.samplerate,
+                                    self.ahead, theirs, logging.getLogger().getEffectiveLevel()))
+        process.start()
+        theirs.close()
+        self._close_conn()
+        self.conn, self.dirty = ours, True
+        return process
+
+    def _close_conn(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
