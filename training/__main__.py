@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from engine.errors import UserError
@@ -16,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     cli.configure(parser)
     args = parser.parse_args(argv)
+    args.command = shlex.join(["python", "-m", "training", *(sys.argv[1:] if argv is None else argv)])
     setup_logging(None, args.verbose)
     try:
         return cli.run(args)

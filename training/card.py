@@ -39,7 +39,7 @@ def render(facts: dict) -> str:
         f"| optimiser | AdamW, lr {facts['lr']:g} ({facts['lr_schedule']}, {facts['warmup_steps']} warm-up steps) |",
         f"| wall time | {_duration(facts['wall_s'])} |",
         f"| hardware | {facts['hardware']} |",
-        f"| speed | {facts['img_per_s']:.1f} img/s (last session) |",
+        f"| speed | {facts['img_per_s']:.1f} img/s (last session, checkpoints and previews included) |",
         f"| peak memory | {_size(facts['peak_mem_bytes'])} ({facts['peak_mem_kind']}) |",
         f"| seed | {facts['seed']} |", "",
     ]

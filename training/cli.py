@@ -62,7 +62,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         return train(args)
     except torch.OutOfMemoryError:
-        raise UserError(
-            f"out of GPU memory with --preset {args.preset}, --batch {args.batch}, --resolution "
+        raise UserError(out_of_memory(args, "GPU")) from None
+    except RuntimeError as e:
+        if "can't allocate memory" not in str(e):  # the CPU allocator's words for the same problem
+            raise
+        raise UserError(out_of_memory(args, "CPU")) from None
+
+
+def out_of_memory(args: argparse.Namespace, where: str) -> str:
+    return (f"out of {where} memory with --preset {args.preset}, --batch {args.batch}, --resolution "
             f"{args.resolution or 'default'}: lower --batch first (e.g. --batch {max(1, args.batch // 2)}), then "
-            "--resolution or a smaller --preset; --resume continues from the last checkpoint") from None
+            "--resolution or take a smaller --preset; --resume continues from the last checkpoint")

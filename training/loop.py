@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import resource
+import shlex
 import shutil
 import signal
 import sys
@@ -25,7 +26,7 @@ from engine.errors import UserError
 from training import checkpoint
 from training.data import augment, load_images
 from training.export import export
-from training.preview import grid, sample_images
+from training.preview import preview_grid
 from training.presets import check_resolution, get_preset, make_unet
 
 log = logging.getLogger(__name__)
@@ -52,16 +53,20 @@ def warmup_steps(total_steps: int) -> int:
     return max(1, min(250, round(0.03 * total_steps)))
 
 
-def prepare_out(out: Path, resume: bool, overwrite: bool) -> None:
+def refuse_existing_out(out: Path, resume: bool, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: expected a folder, found a file")
-    if out.is_dir() and any(out.iterdir()):
-        if overwrite:
-            shutil.rmtree(out)
-        elif not resume:
-            raise UserError(f"--out {out}: the folder exists and is not empty; pass --resume to continue its "
-                            f"run or --overwrite to replace it")
+    if out.is_dir() and any(out.iterdir()) and not (resume or overwrite):
+        raise UserError(f"--out {out}: the folder exists and is not empty; pass --resume to continue its "
+                        f"run or --overwrite to replace it")
+
+
+def prepare_out(out: Path, overwrite: bool) -> None:
+    """Called once the data has loaded, so a bad --data never costs the old --out."""
+    if overwrite and out.is_dir():
+        shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+    checkpoint.remove_partial(out)
 
 
 def cpu_cores() -> int:
@@ -122,21 +127,21 @@ def train(args) -> int:
     resolution = args.resolution or preset.resolution
     check_resolution(args.preset, resolution)
     for name in ("epochs", "batch", "checkpoint_every", "export_every", "preview_every", "log_every",
-                 "keep_checkpoints", "preview_steps"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')}: expected a whole number >= 1, found {getattr(args, name)}")
+                 "keep_checkpoints", "preview_steps", "preview_n", "max_steps", "time_limit", "lr"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UserError(f"--{name.replace('_', '-')}: expected a number above 0, found {value}")
     out = Path(args.out)
 
     accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
     device, main = accelerator.device, accelerator.is_main_process
     if device.type == "cpu":
         torch.set_num_threads(args.threads or cpu_cores())
-    if main:
-        prepare_out(out, args.resume, args.overwrite)
-        checkpoint.remove_partial(out)
-    accelerator.wait_for_everyone()
-
+    refuse_existing_out(out, args.resume, args.overwrite)
     images = load_images(args.data, resolution, args.threads)
+    if main:
+        prepare_out(out, args.overwrite)
+    accelerator.wait_for_everyone()
     if main:
         log.info("%d images from %s (%d skipped), stored at %d px", len(images), images.source,
                  len(images.skipped), images.pixels.shape[-1])
@@ -186,7 +191,7 @@ def train(args) -> int:
     # The exported model: a plain UNet that receives the EMA weights for previews and export.
     ema_unet = UNet2DModel.from_config(accelerator.unwrap_model(unet).config).to(device).eval()
     n_params = sum(p.numel() for p in ema_unet.parameters())
-    command = " ".join(["python -m training", *sys.argv[1:]]) if "training" in sys.argv[0] else " ".join(sys.argv)
+    command = getattr(args, "command", None) or shlex.join(sys.argv)
     times = {"data_s": 0.0, "train_s": 0.0, "preview_s": 0.0}
     session_start, session_step = time.monotonic(), step
     last_preview = {"step": -1, "image": None}
@@ -210,8 +215,8 @@ def train(args) -> int:
             return last_preview["image"]
         t0 = time.monotonic()
         ema.copy_to(ema_unet.parameters())
-        image = grid(sample_images(ema_unet, noise_scheduler.config, n=args.preview_n,
-                                   steps=args.preview_steps, seed=args.seed))
+        image = preview_grid(ema_unet, noise_scheduler.config, n=args.preview_n, steps=args.preview_steps,
+                             seed=args.seed)
         (out / "previews").mkdir(exist_ok=True)
         image.save(out / "previews" / f"step-{step:08d}.png")
         times["preview_s"] += time.monotonic() - t0

@@ -1,0 +1,46 @@
+"""Model presets: sizes as promised, and a resolution the UNet cannot take says which ones it can."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import UserError
+from training.presets import PRESETS, check_resolution, make_unet
+
+
+def count(unet) -> int:
+    return sum(p.numel() for p in unet.parameters())
+
+
+def test_tiny_is_under_a_million_parameters_and_small_is_cpu_sized():
+    assert count(make_unet("tiny", 32)) < 1_000_000
+    assert 3_000_000 < count(make_unet("small", 64)) < 6_000_000
+
+
+def test_base_is_the_artists_unet():
+    base = PRESETS["base"]
+    assert base.block_out_channels == (128, 128, 256, 256, 512, 512) and base.layers_per_block == 2
+    assert base.down_block_types[4] == "AttnDownBlock2D" and base.up_block_types[1] == "AttnUpBlock2D"
+    assert base.resolution == 128
+
+
+def test_the_unet_takes_the_resolution_it_was_made_for():
+    import torch
+
+    unet = make_unet("tiny", 48)
+    assert unet.config.sample_size == 48
+    with torch.no_grad():
+        assert unet(torch.zeros(1, 3, 48, 48), 10).sample.shape == (1, 3, 48, 48)
+
+
+@pytest.mark.parametrize("preset, resolution, factor, example", [
+    ("tiny", 33, 2, "32, 34"), ("small", 100, 8, "96, 104"), ("base", 100, 32, "96, 128"), ("small", 4, 8, "8, 16")])
+def test_a_resolution_the_unet_cannot_take_says_which_sizes_work(preset, resolution, factor, example):
+    with pytest.raises(UserError, match=rf"--resolution: the {preset} preset takes multiples of {factor} "
+                                        rf"\(e\.g\. {example}.*found {resolution}"):
+        check_resolution(preset, resolution)
+
+
+def test_an_unknown_preset_is_named():
+    with pytest.raises(UserError, match="--preset: expected one of tiny, small, base, found 'huge'"):
+        check_resolution("huge", 64)
