@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 
@@ -15,6 +14,7 @@ from engine.errors import UserError
 from training import evaluate
 from training.evaluate import memorization, thumbnails
 
+from test_generate import run_job
 from test_swd import textures
 
 
@@ -48,11 +48,7 @@ def setup(tmp_path, tiny_model, photos):
 
 
 def run_evaluate(settings, *argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    evaluate.configure(parser)
-    args = parser.parse_args(argv)
-    args.settings = settings
-    return evaluate.run(args)
+    return run_job(evaluate, settings, *argv)
 
 
 def test_writes_a_report_and_pictures(setup, capsys):

@@ -22,13 +22,17 @@ def settings(tmp_path, tiny_model):
     return load_config(tmp_path / "config.toml")
 
 
-def run_generate(settings, *argv: str) -> int:
-    """The job as `postcards generate ARGV` runs it, without the other jobs' imports."""
+def run_job(job, settings, *argv: str) -> int:
+    """A job module run as `postcards JOB ARGV` runs it, without importing the other jobs."""
     parser = argparse.ArgumentParser()
-    generate.configure(parser)
+    job.configure(parser)
     args = parser.parse_args(argv)
     args.settings = settings
-    return generate.run(args)
+    return job.run(args)
+
+
+def run_generate(settings, *argv: str) -> int:
+    return run_job(generate, settings, *argv)
 
 
 def test_writes_postcards_and_a_near_square_grid(settings, tmp_path, capsys):
