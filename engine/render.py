@@ -1,0 +1,256 @@
+"""The picture: postcards crossfading on a pygame surface, eased, drifting, framed, faded to black.
+
+Everything on the hot path is SDL's own work: a postcard is scaled with smoothscale once per window size
+(and cached), drift pans a window over that slightly larger picture (a blit with a source area), a
+crossfade is a blit with surface alpha, the black level a multiply fill. No per-pixel numpy per frame.
+
+Timing comes from the caller's clock (`now`), so a live show (monotonic time) and an offline render
+(exactly 1/fps per frame) draw the same frames for the same times.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pygame
+
+from engine.workers.sampler import Postcard
+
+BACKGROUND = (0, 0, 0)
+CARD_WHITE = (236, 232, 222)   # the postcard frame: warm paper, not screen white
+SHADOW = (0, 0, 0, 110)
+EASINGS = {
+    "linear": lambda p: p,
+    "smoothstep": lambda p: p * p * (3 - 2 * p),
+    "cosine": lambda p: 0.5 - 0.5 * math.cos(math.pi * p),
+}
+
+
+@dataclass(frozen=True)
+class Look:
+    """How the picture looks this frame: from the scene and the show's current values."""
+    frame: str = "letterbox"     # letterbox, fill, postcard
+    easing: str = "smoothstep"
+    drift: float = 0.0
+    black: float = 0.0
+    reveal: bool = False
+
+
+def ease(easing: str, progress: float) -> float:
+    return EASINGS[easing](min(1.0, max(0.0, progress)))
+
+
+def to_surface(picture: np.ndarray) -> pygame.Surface:
+    """(H, W, 3) uint8 -> a Surface in the screen's pixel format, so blits are plain copies (once a picture)."""
+    surface = pygame.image.frombuffer(np.ascontiguousarray(picture).tobytes(), picture.shape[1::-1], "RGB")
+    return surface.convert(pygame.display.get_surface() or pygame.Surface((1, 1), 0, 32))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a picture goes in a window: the visible rectangle, the scaled size behind it, the card."""
+    dest: pygame.Rect         # visible part on screen
+    scaled: tuple[int, int]   # size the picture is scaled to (>= dest: the margin drift pans over)
+    card: pygame.Rect | None  # the paper around it (postcard frame)
+
+
+def place(picture: tuple[int, int], window: tuple[int, int], frame: str, drift: float) -> Placement:
+    pw, ph = picture
+    ww, wh = window
+    card = None
+    if frame == "fill":
+        dest = pygame.Rect(0, 0, ww, wh)
+    else:
+        room = (ww, wh) if frame == "letterbox" else (ww * 0.8, wh * 0.8)
+        s = min(room[0] / pw, room[1] / ph)
+        dest = pygame.Rect(0, 0, max(1, round(pw * s)), max(1, round(ph * s)))
+        dest.center = (ww // 2, wh // 2)
+        if frame == "postcard":
+            border = max(2, round(min(dest.size) * 0.05))
+            card = dest.inflate(2 * border, 2 * border)
+    cover = max(dest.w / pw, dest.h / ph) * (1.0 + drift)
+    return Placement(dest, (max(dest.w, math.ceil(pw * cover)), max(dest.h, math.ceil(ph * cover))), card)
+
+
+class Picture:
+    """A postcard on its way to the screen: its surfaces, scaled once per placement."""
+
+    def __init__(self, postcard: Postcard, born: float):
+        self.postcard, self.born = postcard, born
+        self.frames = [to_surface(p) for p in postcard.previews] + [to_surface(postcard.image)]
+        self._scaled: dict[tuple[int, tuple[int, int]], pygame.Surface] = {}
+        # Each postcard drifts its own way, chosen by its seed, so a live show and a render agree.
+        angle = (postcard.seed * 0.618033988749895 % 1.0) * 2 * math.pi
+        self.direction = (math.cos(angle), math.sin(angle))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.frames[-1].get_size()
+
+    def scaled(self, index: int, size: tuple[int, int]) -> pygame.Surface:
+        key = (index, size)
+        surface = self._scaled.get(key)
+        if surface is None:
+            if len(self._scaled) > 2 * len(self.frames):  # a resized window or a drift slider: keep few
+                self._scaled.clear()
+            surface = self._scaled[key] = pygame.transform.smoothscale(self.frames[index], size)
+        return surface
+
+    def forget_previews(self) -> None:
+        """After the reveal only the finished postcard is drawn: free the rest."""
+        last = len(self.frames) - 1
+        self._scaled = {k: v for k, v in self._scaled.items() if k[0] == last}
+
+    def pan(self, now: float, placement: Placement, span: float) -> tuple[int, int]:
+        """Top-left of the visible area in the scaled picture: a slow back-and-forth along `direction`."""
+        spare_x = placement.scaled[0] - placement.dest.w
+        spare_y = placement.scaled[1] - placement.dest.h
+        u = 0.5 - 0.5 * math.cos(2 * math.pi * (now - self.born) / (2 * span))  # 0 -> 1 -> 0, eased ends
+        t = (u - 0.5) * 2  # -1 .. 1
+        x = spare_x / 2 + t * self.direction[0] * spare_x / 2
+        y = spare_y / 2 + t * self.direction[1] * spare_y / 2
+        return round(x), round(y)
+
+
+class Renderer:
+    """Draws the current postcard and the one coming in onto any surface (a window or a video frame)."""
+
+    def __init__(self):
+        self.current: Picture | None = None
+        self.incoming: Picture | None = None
+        self.started = 0.0
+        self.duration = 0.0
+        self.drift_span = 10.0   # seconds of one pan sweep (the scene's hold + crossfade)
+        self._scratch: pygame.Surface | None = None
+        self._shadow: pygame.Surface | None = None
+
+    @property
+    def busy(self) -> bool:
+        """A transition is under way."""
+        return self.incoming is not None
+
+    def begin(self, postcard: Postcard, now: float, duration: float) -> None:
+        """Bring `postcard` in from `now` over `duration` seconds (a running transition completes first)."""
+        if self.incoming is not None:
+            self._finish()
+        self.incoming = Picture(postcard, now)
+        self.started, self.duration = now, duration
+
+    def progress(self, now: float) -> float:
+        if self.incoming is None:
+            return 1.0
+        return 1.0 if self.duration <= 0 else min(1.0, max(0.0, (now - self.started) / self.duration))
+
+    def draw(self, target: pygame.Surface, now: float, look: Look) -> None:
+        window = target.get_size()
+        if self.incoming is not None and self.progress(now) >= 1.0:
+            self._finish()
+        target.fill(BACKGROUND)
+        if self.current is not None:
+            self._layer(target, self.current, len(self.current.frames) - 1, now, look, decorate=True)
+        if self.incoming is not None:
+            self._draw_incoming(target, window, now, look)
+        if look.black > 0:
+            level = round(255 * (1.0 - look.black))
+            target.fill((level, level, level), special_flags=pygame.BLEND_MULT)
+
+    # ---- internals ------------------------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        self.current, self.incoming = self.incoming, None
+        self.current.forget_previews()
+
+    def _draw_incoming(self, target: pygame.Surface, window: tuple[int, int], now: float, look: Look) -> None:
+        picture = self.incoming
+        p = self.progress(now)
+        last = len(picture.frames) - 1
+        same_place = (self.current is not None and self.current.size == picture.size)
+        if look.reveal and last > 0:
+            # Out of the sampler's guesses: fade in over the first half while the guesses sharpen into
+            # the finished postcard, each guess crossfading into the next.
+            alpha = ease(look.easing, 2 * p)
+            position = ease(look.easing, p) * last
+            index = min(int(position), last - 1)
+            scratch = self._scratch_for(window)
+            scratch.set_alpha(None)
+            scratch.fill(BACKGROUND)
+            self._layer(scratch, picture, index, now, look, decorate=True)
+            self._layer(scratch, picture, index + 1, now, look, decorate=False, alpha=position - index)
+            self._blend(target, scratch, alpha)
+        elif same_place:
+            # Same footprint as the postcard going out: only the picture itself needs to fade.
+            self._layer(target, picture, last, now, look, decorate=False, alpha=ease(look.easing, p))
+        else:
+            scratch = self._scratch_for(window)
+            scratch.set_alpha(None)
+            scratch.fill(BACKGROUND)
+            self._layer(scratch, picture, last, now, look, decorate=True)
+            self._blend(target, scratch, ease(look.easing, p))
+
+    @staticmethod
+    def _blend(target: pygame.Surface, layer: pygame.Surface, alpha: float) -> None:
+        layer.set_alpha(round(255 * alpha))
+        target.blit(layer, (0, 0))
+
+    def _scratch_for(self, window: tuple[int, int]) -> pygame.Surface:
+        if self._scratch is None or self._scratch.get_size() != window:
+            self._scratch = pygame.Surface(window, 0, pygame.display.get_surface() or 32)
+        return self._scratch
+
+    def _layer(self, target: pygame.Surface, picture: Picture, index: int, now: float, look: Look,
+               decorate: bool, alpha: float = 1.0) -> None:
+        placement = place(picture.size, target.get_size(), look.frame, look.drift)
+        if decorate and placement.card is not None:
+            self._draw_card(target, placement.card)
+        surface = picture.scaled(index, placement.scaled)
+        x, y = picture.pan(now, placement, self.drift_span)
+        area = pygame.Rect(x, y, placement.dest.w, placement.dest.h)
+        if alpha < 1.0:
+            surface.set_alpha(round(255 * alpha))
+            target.blit(surface, placement.dest, area)
+            surface.set_alpha(None)
+        else:
+            target.blit(surface, placement.dest, area)
+
+    def _draw_card(self, target: pygame.Surface, card: pygame.Rect) -> None:
+        offset = max(3, card.w // 60)
+        if self._shadow is None or self._shadow.get_size() != card.size:
+            self._shadow = pygame.Surface(card.size, pygame.SRCALPHA)
+            self._shadow.fill(SHADOW)
+        target.blit(self._shadow, card.move(offset, offset))
+        target.fill(CARD_WHITE, card)
+
+
+class StatusOverlay:
+    """The on-screen status (key o): a few lines of text, drawn again only every half second."""
+
+    REFRESH = 0.5
+
+    def __init__(self):
+        self._font: pygame.font.Font | None = None
+        self._surface: pygame.Surface | None = None
+        self._drawn_at = float("-inf")
+
+    def draw(self, target: pygame.Surface, now: float, lines: list[str]) -> None:
+        if now - self._drawn_at >= self.REFRESH or self._surface is None:
+            self._drawn_at = now
+            self._surface = self._render(lines, max(14, target.get_height() // 45))
+        target.blit(self._surface, (12, 12))
+
+    def _render(self, lines: list[str], size: int) -> pygame.Surface:
+        if not pygame.font.get_init():
+            pygame.font.init()
+        if self._font is None or self._font.get_height() < size - 2 or self._font.get_height() > size + 8:
+            self._font = pygame.font.Font(None, size)
+        texts = [self._font.render(line, True, (235, 235, 235)) for line in lines]
+        width = max(t.get_width() for t in texts) + 16
+        height = sum(t.get_height() for t in texts) + 12
+        panel = pygame.Surface((width, height), pygame.SRCALPHA)
+        panel.fill((0, 0, 0, 150))
+        y = 6
+        for t in texts:
+            panel.blit(t, (8, y))
+            y += t.get_height()
+        return panel
