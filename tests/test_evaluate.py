@@ -12,9 +12,11 @@ from PIL import Image
 from engine.config import load_config
 from engine.errors import UserError
 from training import evaluate
+from training.card import write_card
 from training.evaluate import memorization, thumbnails
 
 from test_generate import run_job
+from test_training_card import FACTS_EXAMPLE
 from test_swd import textures
 
 
@@ -66,6 +68,19 @@ def test_writes_a_report_and_pictures(setup, capsys):
     assert Image.open(out / "postcards.png").size == (4 * 32, 3 * 32)
     printed = capsys.readouterr().out
     assert "photos vs photos (yardstick)" in printed and "near-copies" in printed
+
+
+def test_adds_its_figures_to_the_model_card(setup):
+    settings, folder = setup
+    model = folder / "models" / "tiny"
+    with pytest.raises(UserError, match="--card: expected .*training.json"):
+        run_evaluate(settings, "--model", "tiny", "--data", str(folder / "photos"), "--card", "--out", str(folder / "e"))
+    assert not (folder / "e").exists()
+    write_card(model, FACTS_EXAMPLE)
+    run_evaluate(settings, "--model", "tiny", "--data", str(folder / "photos"), "--n", "4", "--steps", "1",
+                 "--card", "--out", str(folder / "e"))
+    card = (model / "README.md").read_text()
+    assert "## Metrics" in card and "SWD x1e3, dpmsolver++-1" in card and "| 0 of 4 |" in card
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -45,6 +45,7 @@ def run(args) -> int:
     from engine.postcards.generate import check_positive, generate, make_grid, staging_folder
     from engine.postcards.schedulers import DEFAULT_STEPS, check_scheduler
     from engine.postcards.store import load_model, resolve_model
+    from training.card import FACTS
     from training.data import load_images
 
     check_positive("--n", args.n)
@@ -55,6 +56,8 @@ def run(args) -> int:
     if not 0 < args.threshold <= 1:
         raise UserError(f"--threshold: expected a correlation in (0, 1], found {args.threshold}")
     path = resolve_model(args.model, args.settings.path("models"))
+    if args.card and not (path / FACTS).is_file():
+        raise UserError(f"--card: expected {path / FACTS} (written by `postcards train`), found none")
     out = Path(args.out) if args.out else Path("evaluations") / path.name
     with staging_folder(out) as staging:
         model = load_model(path, args.device or args.settings.sampler.device)
@@ -187,10 +190,7 @@ def update_card(path: Path, report: dict) -> None:
     """Add the headline metrics to the model's training.json and rewrite its card (when training wrote one)."""
     from training.card import FACTS, write_card
 
-    facts_file = path / FACTS
-    if not facts_file.is_file():
-        raise UserError(f"--card: expected {facts_file} (written by `postcards train`), found none")
-    facts = json.loads(facts_file.read_text())
+    facts = json.loads((path / FACTS).read_text())
     swd = report["swd_x1e3"]
     facts.setdefault("metrics", {}).update({
         f"SWD x1e3, {report['sampler']} (yardstick: photos vs photos)":
