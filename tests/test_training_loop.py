@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from training import checkpoint
 from training.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,3 +89,18 @@ def test_sigkill_then_resume_gives_the_same_weights_bit_for_bit(tmp_path):
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
     log = [json.loads(line)["step"] for line in (killed / "train_log.jsonl").read_text().splitlines()]
     assert log[-1] == 24
+
+
+def test_the_time_limit_stops_cleanly_with_a_checkpoint_and_an_export(tmp_path):
+    data, out = make_images(tmp_path / "data"), tmp_path / "model"
+    assert main(train_args(data, out, "--epochs", "100000", "--time-limit", "0.0001")) == 0
+    path, meta = checkpoint.latest(out)
+    assert 1 <= meta["step"] < 10 and (out / "unet").is_dir()
+    assert json.loads((out / "training.json").read_text())["steps"] == meta["step"]
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, capsys):
+    data, out = make_images(tmp_path / "data"), tmp_path / "model"
+    assert main(train_args(data, out, "--epochs", "1")) == 0
+    assert main(train_args(data, out, "--epochs", "2", "--resume", "--batch", "2")) == 2
+    assert "batch was 4, now 2" in capsys.readouterr().err

@@ -23,6 +23,7 @@ def export(out: Path, unet, scheduler, facts: dict, preview_image=None) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(tmp, safe_serialization=True)
     items = list(PIPELINE_ITEMS)
+    facts = {k: v for k, v in facts.items() if k != "preview"}
     if preview_image is not None:
         preview_image.save(tmp / "preview.png")
         facts = {**facts, "preview": "preview.png"}

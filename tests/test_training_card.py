@@ -1,0 +1,35 @@
+"""The model card: every fact the issue asks for, and metrics added later by another job."""
+
+from __future__ import annotations
+
+import json
+
+from training.card import FACTS, render, write_card
+
+FACTS_EXAMPLE = {
+    "name": "camo-small", "data": "/photos", "images": 203, "skipped": 2, "preset": "small", "resolution": 64,
+    "params": 4329059, "batch": 32, "processes": 1, "epochs": 120.0, "steps": 840, "images_seen": 26880,
+    "lr": 2e-4, "lr_schedule": "cosine", "warmup_steps": 25, "wall_s": 3725.0, "hardware": "CPU Test, 2 threads",
+    "img_per_s": 7.2, "peak_mem_bytes": 2 * 2**30, "peak_mem_kind": "peak RSS", "seed": 0, "preview_steps": 20,
+    "preview": "preview.png", "command": "python -m training --data /photos --out models/camo-small",
+}
+
+
+def test_the_card_states_data_preset_time_hardware_and_samples():
+    card = render(FACTS_EXAMPLE)
+    for fact in ("library_name: diffusers", "/photos (203 images, 2 unreadable skipped)", "small, 64 px",
+                 "120.0 epochs, 840 steps", "26,880 images seen", "1 h 02 min", "CPU Test, 2 threads",
+                 "7.2 img/s", "2.00 GiB (peak RSS)", "![samples](preview.png)", "20-step DPM-Solver++",
+                 "4,329,059 parameters", "python -m training --data /photos"):
+        assert fact in card, fact
+    assert "## Metrics" not in card
+
+
+def test_metrics_added_later_appear_in_the_card(tmp_path):
+    write_card(tmp_path, FACTS_EXAMPLE)
+    facts = json.loads((tmp_path / FACTS).read_text())
+    facts["metrics"] = {"swd": 0.01234, "near_copies": 0}
+    (tmp_path / FACTS).write_text(json.dumps(facts))
+    write_card(tmp_path)
+    card = (tmp_path / "README.md").read_text()
+    assert "## Metrics" in card and "| swd | 0.01234 |" in card and "| near_copies | 0 |" in card
