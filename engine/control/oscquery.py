@@ -124,6 +124,7 @@ class OscQueryServer:
         self._http: OscQueryServer._HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._zeroconf = None
+        self.service_name: str | None = None  # the zeroconf name, once advertised
 
     def host_info(self) -> dict:
         return {"NAME": NAME, "OSC_IP": self.config.osc.host, "OSC_PORT": self.osc_port, "OSC_TRANSPORT": "UDP",
@@ -177,6 +178,7 @@ class OscQueryServer:
                                server=f"{socket.gethostname()}.local.", properties={})
             self._zeroconf = Zeroconf(interfaces=["0.0.0.0"] if wildcard else [host])
             self._zeroconf.register_service(info, allow_name_change=True)
+            self.service_name = info.name
             log.info("OSCQuery advertised as %r (_oscjson._tcp)", info.name)
         except Exception as e:  # no multicast on this interface, name clash...: discovery is a convenience
             log.warning("oscquery.zeroconf: not advertised: %s: %s", type(e).__name__, e)
