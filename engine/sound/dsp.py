@@ -127,8 +127,9 @@ class Distance:
     def __init__(self, distance: float, samplerate: int, chunk: int):
         self.tone = lowpass(16000.0 * (2200.0 / 16000.0) ** distance, samplerate)
         self.tail = round(0.005 * samplerate)  # the low-pass rings on this long after a sound ends
-        self.dry = np.float32(10 ** (-10.0 * distance / 20) * (1.0 - 0.5 * distance))
-        self.wet = np.float32(0.9 * distance)
+        level = 10 ** (-10.0 * distance / 20)  # -10 dB at the far end
+        self.dry = np.float32(level * (1.0 - 0.6 * distance))
+        self.wet = np.float32(level * 0.8 * distance)
         self.reverb = Reverb(samplerate, chunk, decay_s=0.8 + 1.6 * distance) if distance > 0 else None
 
     def darken(self, sound: np.ndarray) -> np.ndarray:

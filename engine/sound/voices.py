@@ -223,7 +223,7 @@ class Owls(EventVoice):
             contour = self.hz(self.base * r.uniform(0.97, 1.03)) * (1 + 0.06 * np.sin(np.pi * u) - 0.08 * u)
             parts.append(self._tone(contour, (1.0, 0.15, 0.04)) * swell(len(t), 0.3))
             parts.append(np.zeros(self.seconds(r.uniform(0.25, 0.45)), np.float32))
-        return normalise(np.concatenate(parts), r.uniform(0.3, 0.45)), self._position()
+        return normalise(np.concatenate(parts), r.uniform(0.4, 0.55)), self._position()
 
 
 class Geckos(EventVoice):
