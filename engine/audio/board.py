@@ -152,6 +152,8 @@ class Board:
             log.warning("every mixer slot carries a playing layer; a layer waits for one")
             return
         quietest = min(self.leaving, key=lambda p: self.mixer.current[FADE, p.slot])
-        if self.mixer.rate[FADE, quietest.slot] * self.mixer.samplerate * STEAL_SECONDS < 1.0:
+        slot = quietest.slot
+        seconds_left = self.mixer.current[FADE, slot] / (self.mixer.rate[FADE, slot] * self.mixer.samplerate)
+        if seconds_left > STEAL_SECONDS * 1.01:  # not already hurrying
             log.info("many scene changes at once: layer %s fades out quickly to free a slot", quietest.name)
-            self.mixer.fade_to(quietest.slot, 0.0, STEAL_SECONDS)
+            self.mixer.fade_to(slot, 0.0, STEAL_SECONDS)

@@ -52,8 +52,9 @@ class Mixer:
         self._gain_start = np.zeros(slots)
         self._gain_end = np.zeros(slots)
         self._buffer = np.zeros((block, 2), np.float32)
-        self._ramp = np.zeros((block, 1), np.float32)
-        self._index = np.arange(1, block + 1, dtype=np.float32)[:, None]
+        # Two columns, not a broadcast (block, 1): numpy buffers a broadcast operand, i.e. allocates.
+        self._ramp = np.zeros((block, 2), np.float32)
+        self._index = np.repeat(np.arange(1, block + 1, dtype=np.float32)[:, None], 2, axis=1)
         self._excess = np.zeros((block, 2), np.float32)
         self._bent = np.zeros((block, 2), np.float32)
 
@@ -108,7 +109,7 @@ class Mixer:
         feeds, target = self.feeds, self.target
         for slot in self.active:
             ready = feeds[slot].available()
-            if ready < self.low_water:
+            if ready <= self.low_water:  # its last low_water frames play with the supply sliding to 0
                 if target[SUPPLY, slot] == 1.0 and target[FADE, slot] > 0.0:
                     self.starved += 1  # it was playing and is running dry
                 target[SUPPLY, slot] = 0.0
@@ -124,7 +125,8 @@ class Mixer:
         out.fill(0.0)
         for slot in self.active:
             feed = feeds[slot]
-            start, end = self._gain_start[slot], self._gain_end[slot]
+            # Python floats: a numpy float64 scalar against float32 arrays makes numpy allocate a cast buffer.
+            start, end = float(self._gain_start[slot]), float(self._gain_end[slot])
             if feed.available() < frames:
                 continue  # dry: its supply has already faded it out
             if start == 0.0 and end == 0.0:
