@@ -54,6 +54,7 @@ class Placement:
     dest: pygame.Rect         # visible part on screen
     scaled: tuple[int, int]   # size the picture is scaled to (>= dest: the margin drift pans over)
     card: pygame.Rect | None  # the paper around it (postcard frame)
+    drift: float              # the share of `dest` the picture may pan by
 
 
 def place(picture: tuple[int, int], window: tuple[int, int], frame: str, drift: float) -> Placement:
@@ -71,7 +72,7 @@ def place(picture: tuple[int, int], window: tuple[int, int], frame: str, drift: 
             border = max(2, round(min(dest.size) * 0.05))
             card = dest.inflate(2 * border, 2 * border)
     cover = max(dest.w / pw, dest.h / ph) * (1.0 + drift)
-    return Placement(dest, (max(dest.w, math.ceil(pw * cover)), max(dest.h, math.ceil(ph * cover))), card)
+    return Placement(dest, (max(dest.w, round(pw * cover)), max(dest.h, round(ph * cover))), card, drift)
 
 
 class Picture:
@@ -107,11 +108,12 @@ class Picture:
         """Top-left of the visible area in the scaled picture: a slow back-and-forth along `direction`."""
         spare_x = placement.scaled[0] - placement.dest.w
         spare_y = placement.scaled[1] - placement.dest.h
+        # Centred on the picture (fill crops the sides evenly), swinging over the margin drift added.
+        reach_x = min(spare_x, placement.dest.w * placement.drift) / 2
+        reach_y = min(spare_y, placement.dest.h * placement.drift) / 2
         u = 0.5 - 0.5 * math.cos(2 * math.pi * (now - self.born) / (2 * span))  # 0 -> 1 -> 0, eased ends
         t = (u - 0.5) * 2  # -1 .. 1
-        x = spare_x / 2 + t * self.direction[0] * spare_x / 2
-        y = spare_y / 2 + t * self.direction[1] * spare_y / 2
-        return round(x), round(y)
+        return round(spare_x / 2 + t * self.direction[0] * reach_x), round(spare_y / 2 + t * self.direction[1] * reach_y)
 
 
 class Renderer:
