@@ -28,9 +28,10 @@ def spectrogram_db(mono: np.ndarray, samplerate: int, window_s: float = 0.02) ->
     return freqs, times, 20 * np.log10(np.maximum(power, 10 ** (FLOOR_DB / 20)))
 
 
-def draw(mono: np.ndarray, samplerate: int, title: str, size: tuple[int, int] = (900, 300)) -> Image.Image:
+def draw(mono: np.ndarray, samplerate: int, title: str, size: tuple[int, int] = (900, 300),
+         window_s: float = 0.02) -> Image.Image:
     """A labelled spectrogram: time across, frequency (linear, 0..12 kHz) up, loudness as brightness."""
-    freqs, times, db = spectrogram_db(mono, samplerate)
+    freqs, times, db = spectrogram_db(mono, samplerate, window_s)
     db = db[freqs <= MAX_HZ]
     level = np.clip((db - FLOOR_DB) / -FLOOR_DB, 0, 1)[::-1]  # low frequencies at the bottom
     colours = np.stack([level ** 0.7, level ** 1.6, 0.35 * level ** 3 + 0.15 * (1 - level)], axis=-1)
@@ -45,10 +46,11 @@ def draw(mono: np.ndarray, samplerate: int, title: str, size: tuple[int, int] = 
         pen.line([(left - 5, y), (left, y)], fill="black")
         pen.text((4, y - 6), f"{khz} kHz", fill="black")
     seconds = len(mono) / samplerate
-    for t in range(0, int(seconds) + 1, max(1, int(seconds) // 10)):
+    tick = 0.1 if seconds < 3 else max(1, int(seconds) // 10)
+    for t in np.arange(0, seconds + 1e-9, tick):
         x = left + round(t / seconds * size[0])
         pen.line([(x, top + size[1]), (x, top + size[1] + 5)], fill="black")
-        pen.text((x - 6, top + size[1] + 8), f"{t} s", fill="black")
+        pen.text((x - 6, top + size[1] + 8), f"{t:g} s", fill="black")
     return image
 
 
@@ -68,9 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         layer = LayerSettings(source=name, distance=0.2)
         audio = make_voice(layer, rate, args.seed).render(frames)
         draw(audio.mean(axis=1), rate, f"{name}  (density 1, pitch 1, distance 0.2)").save(out / f"sound-{name}.png")
+    # A closer look at one gecko call: each chirp is a fast sweep upwards.
+    geckos = make_voice(LayerSettings(source="geckos", density=3.0, distance=0.0), rate, args.seed).render(20 * rate)
+    first = max(0, int(np.argmax(np.abs(geckos[:, 0]) > 0.05)) - rate // 20)
+    call = geckos[first:first + rate].mean(axis=1)
+    draw(call, rate, "geckos, one call up close (1 s, 5 ms windows)", window_s=0.005).save(out / "sound-geckos-call.png")
     bed = JungleBed(DEFAULT_LAYERS, rate, args.seed).render(frames)
     draw(bed.mean(axis=1), rate, "the whole default bed (six voices)").save(out / "sound-bed.png")
-    print(f"wrote {len(SYNTH_VOICES) + 1} spectrograms to {out}")
+    print(f"wrote {len(SYNTH_VOICES) + 2} spectrograms to {out}")
     return 0
 
 
