@@ -101,11 +101,15 @@ def test_bad_messages_are_dropped_counted_and_logged(setup, caplog, address, arg
 
 def test_undecodable_datagrams_are_counted_and_never_stop_the_server(setup):
     config, show, controllers, client = setup
-    for data in (b"", b"garbage", b"/audio/master\x00\x00\x00,f\x00", b"#bundle\x00" + b"\xff" * 12):
+    master = build_msg("/audio/master", [1.5]).dgram
+    for data in (b"", b"garbage", b"/audio/master\x00\x00\x00,f\x00", b"#bundle\x00" + b"\xff" * 12,
+                 master[:-2], master[:-4],  # cut short: python-osc alone would read 1.5 and 0.0
+                 master.replace(b",f\x00\x00", b",fx\x00")):  # an unknown type tag: OSC 1.0 says discard
         client.send_raw(data)
-    assert wait_for(lambda: controllers.osc.stats["dropped_malformed"] == 4)
+    assert wait_for(lambda: controllers.osc.stats["dropped_malformed"] == 7)
     client.send("/audio/master", 0.25)
     assert wait_for(lambda: show.values()["/audio/master"] == 0.25)
+    assert show.stats["applied"] == 1
 
 
 def bundle(*contents, timestamp=IMMEDIATELY):

@@ -16,6 +16,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
+import struct
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -24,6 +25,7 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message_builder import build_msg
 from pythonosc.osc_packet import OscPacket
 from pythonosc.osc_server import AsyncIOOSCUDPServer
+from pythonosc.parsing import osc_types
 
 from engine.config import OscSettings
 from engine.controls import Command, CommandError, coerce
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_CLIENTS = 16           # controllers remembered for feedback (the most recent ones)
 RECEIVE_BUFFER = 4 << 20   # bytes the kernel may queue for us: a burst waits there, not on the floor
+KNOWN_TAGS = set("ihfdsbrmtTFN[]")  # the type tags python-osc decodes
 STAT_KEYS = ("received", "forwarded", "dropped_unknown", "dropped_bad_args", "dropped_malformed",
              "dropped_not_allowed", "handler_errors", "feedback_sent", "feedback_errors")
 
@@ -60,8 +63,14 @@ class _ShowDispatcher(Dispatcher):
             return []
         for message in messages:
             try:
-                for handler in self.handlers_for_address(message.address):
-                    handler.invoke(client_address, message)
+                if not _well_formed(message):
+                    server.count("dropped_malformed", "OSC %s from %s dropped: unknown type tag or cut short",
+                                 str(message.address)[:80], client_address[0])
+                    continue
+                # Nothing is mapped (the address table changes with the scene), so every message goes to the
+                # default handler; matching it against an empty map would compile a regex from the sender's
+                # address for nothing (and warn about odd ones).
+                self._default_handler.invoke(client_address, message)
             except Exception as e:  # a bug here must cost one message, never the server
                 server.count("handler_errors", "OSC %s from %s failed: %s", str(message.address)[:80],
                              client_address[0], f"{type(e).__name__}: {e}")
@@ -103,6 +112,7 @@ class OscServer:
         except OSError:
             pass  # the kernel's default then; only bursts would notice
         self.address = sock.getsockname()[:2]
+        logging.getLogger().addFilter(_QUIET_PYTHON_OSC)  # idempotent: one filter object
         self.show.add_listener(self._on_change)
         self._thread = threading.Thread(target=self._loop.run_forever, name="osc", daemon=True)
         self._thread.start()
@@ -186,6 +196,33 @@ class OscServer:
             targets = list(self._clients)
         if targets:
             self._loop.call_soon_threadsafe(self._send, targets, address, value)
+
+
+def _well_formed(message) -> bool:
+    """What python-osc's lenient parser lets through but OSC 1.0 says to discard:
+    - a type tag it does not know (it skips the tag and reads on, so ',fx' arrives as one float);
+    - a one-value message shorter than its value needs (it pads a float cut short, for Reaktor, so a
+      truncated fader message would set a wrong value: 1.5 cut by two bytes reads 1.5, by four 0.0)."""
+    _, index = osc_types.get_string(message.dgram, 0)
+    if index < message.size and not set(osc_types.get_string(message.dgram, index)[0][1:]) <= KNOWN_TAGS:
+        return False
+    params = message.params
+    if len(params) != 1 or not isinstance(params[0], (int, float, str)):
+        return True
+    try:
+        return len(build_msg(message.address, params).dgram) <= message.size
+    except (OverflowError, ValueError, struct.error):  # a double beyond float32 was not cut short
+        return True
+
+
+class _QuietPythonOsc(logging.Filter):
+    """python-osc logs every odd datagram on the root logger, unthrottled; we count and log them ourselves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pythonosc" not in record.pathname
+
+
+_QUIET_PYTHON_OSC = _QuietPythonOsc()
 
 
 def _networks(allow: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
