@@ -35,7 +35,7 @@ class LiveRecording:
         the whole show (`--record-audio`)."""
         self.config, self.samplerate, self.clock, self.report = config, samplerate, clock, report
         self.recorder: Recorder | None = None
-        self.wav = WavRecorder(audio_path, samplerate, start=clock()) if audio_path else None
+        self.wav = WavRecorder(audio_path, samplerate) if audio_path else None  # from its first block
         self._finishing: list[threading.Thread] = []
         self._audio_anchor: tuple[float, int] | None = None  # (show time, audio frame index) of one block
 
@@ -56,8 +56,8 @@ class LiveRecording:
         path = Path(path) if path else self._new_path()
         settings = self.config.recording
         try:
-            self.recorder = Recorder(path, settings.size, settings.fps, self.samplerate, settings,
-                                     start=self.clock())
+            # The file starts at the next frame drawn: its show time is not known yet.
+            self.recorder = Recorder(path, settings.size, settings.fps, self.samplerate, settings)
         except RecordingError as e:
             log.error("%s; the show goes on", e)
             return False

@@ -50,7 +50,7 @@ class Recorder(BackgroundWriter):
                  settings: RecordingSettings, start: float | None = None, wait: bool = False):
         """Open `path` for writing (RecordingError if that fails). `size` and `fps` are the video's;
         frames of another size are scaled on the encoder thread. `start` is the show time that becomes
-        0:00 in the file (default: the first timestamp handed over). `wait`: when the encoder is behind,
+        0:00 in the file (default: the first frame's). `wait`: when the encoder is behind,
         `add_frame` waits instead of dropping (offline rendering, where no clock runs away)."""
         super().__init__(path)
         self.size, self.fps, self.samplerate = tuple(size), int(fps), int(samplerate)
@@ -104,9 +104,10 @@ class Recorder(BackgroundWriter):
         self._submit(("video", image, pts))
 
     def add_audio(self, block: np.ndarray, t: float) -> None:
-        """Queue float32 stereo samples (frames, 2) whose first sample plays at show time t (copied)."""
+        """Queue float32 stereo samples (frames, 2) whose first sample plays at show time t (copied).
+        Sound handed over before the first frame (when no `start` was given) is not recorded."""
         if self.start is None:
-            self.start = t
+            return
         self._submit(("audio", np.array(block, dtype=np.float32, copy=True), t))
 
     def stop(self) -> RecordingStats:
