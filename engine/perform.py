@@ -57,6 +57,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
     parser.add_argument("--demo", action="store_true",
                         help="the default scene and model; without a display: 30 s headless, recorded to demo.mp4")
+    parser.add_argument("--record", metavar="FILE.mp4",
+                        help="record the show to this MP4 from the start (key r, /record/start and /record/stop "
+                             "start and stop recordings into paths.recordings at any time)")
+    parser.add_argument("--record-audio", metavar="FILE.wav", help="write the mixed sound alone to this WAV")
 
 
 def settings_from_args(config: Config, args: argparse.Namespace) -> Config:
@@ -73,7 +77,7 @@ def has_display() -> bool:
 
 def run(args: argparse.Namespace) -> int:
     config = settings_from_args(args.settings, args)
-    duration, record_to = args.duration, None
+    duration, record_to = args.duration, (Path(args.record) if args.record else None)
     if args.demo:
         config = demo_settings(config)
         if not has_display() and not config.display.headless:
@@ -84,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{duration:g} s and records the show to {record_to}")
     if args.display is not None and args.display < 0:
         raise UserError(f"--display: expected a monitor number 0 or more, found {args.display}")
-    performance = Performance(config, scene=args.scene)
+    performance = Performance(config, scene=args.scene, record_audio=args.record_audio)
     performance.start()
     try:
         if record_to is not None:
@@ -93,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         performance.stop()
     if record_to is not None:
-        print(f"Recorded the demo to {record_to}")
+        print(f"Recorded the show to {record_to}")
     return 0
 
 
@@ -120,7 +124,7 @@ class Performance:
 
     def __init__(self, config: Config, scene: str | None = None, *, scenes_dir: Path | None = None,
                  offline: bool = False, size: tuple[int, int] | None = None, seed: int | None = None,
-                 audio: bool | None = None, controllers: bool | None = None):
+                 audio: bool | None = None, controllers: bool | None = None, record_audio: str | None = None):
         from engine.render import Renderer, StatusOverlay
         from engine.show import Show
 
@@ -137,6 +141,7 @@ class Performance:
         self.sampler = None
         self.audio = None
         self.recording = None
+        self.record_audio = record_audio  # WAV of the mix for the whole show (live)
         self.controllers: list[Any] = []
         self.target = None
         self.frame_times: deque[float] = deque(maxlen=FRAME_TIMES)
@@ -178,6 +183,8 @@ class Performance:
         self._follow_recipe()
         if self.want_audio:
             self._start_audio()
+        if not self.offline:
+            self.attach_recording(self.record_audio)
         if self.want_controllers:
             self._start_controllers()
 
@@ -201,16 +208,22 @@ class Performance:
             self.sampler = None
         pygame.display.quit()
 
-    def record(self, path: Path) -> None:
-        """Record the show from now to `path` (MP4 with the mixed sound)."""
+    def attach_recording(self, audio_path: str | None = None) -> None:
+        """Let /record/start, /record/stop (and key r) record the show; `audio_path`: the mix alone to a WAV."""
         from engine.record.live import LiveRecording
 
         rate = self.audio.samplerate if self.audio is not None else self.config.audio.samplerate
         self.recording = LiveRecording(self.config, rate, clock=lambda: self.now,
-                                       report=lambda address, value: self.show.report(address, value, "recorder"))
+                                       report=lambda address, value: self.show.report(address, value, "recorder"),
+                                       audio_path=audio_path)
         self.show.add_listener(self.recording.on_change)
         if self.audio is not None:
             self.audio.add_tap(self.recording.audio)
+
+    def record(self, path: Path) -> None:
+        """Record the show from now to `path` (MP4 with the mixed sound)."""
+        if self.recording is None:
+            self.attach_recording()
         if not self.recording.start(path):
             raise UserError(f"{path}: cannot record there (see the log above)")
 
