@@ -73,6 +73,15 @@ def cpu_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def mixed_precision() -> str:
+    """bf16 autocast on CUDA (fp16 with loss scaling on GPUs without bf16); fp32 on the CPU, where bf16 is slower."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "no"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
 def hardware(device) -> str:
     import torch
 
@@ -133,7 +142,7 @@ def train(args) -> int:
             raise UserError(f"--{name.replace('_', '-')}: expected a number above 0, found {value}")
     out = Path(args.out)
 
-    accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
+    accelerator = Accelerator(mixed_precision=mixed_precision())
     device, main = accelerator.device, accelerator.is_main_process
     if device.type == "cpu":
         torch.set_num_threads(args.threads or cpu_cores())
