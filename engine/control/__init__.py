@@ -20,10 +20,13 @@ class Controllers:
     oscquery: object | None = None   # engine.control.oscquery.OscQueryServer
     midi: object | None = None       # engine.control.midi.MidiController
 
+    def __iter__(self):
+        """The running controllers (each has .stop(); OscServer and OscQueryServer have .address)."""
+        return iter([c for c in (self.osc, self.oscquery, self.midi) if c is not None])
+
     def stop(self) -> None:
-        for controller in (self.midi, self.oscquery, self.osc):
-            if controller is not None:
-                controller.stop()
+        for controller in reversed(list(self)):
+            controller.stop()
 
 
 def start_controllers(config: Config, show) -> Controllers:
@@ -49,3 +52,6 @@ def start_controllers(config: Config, show) -> Controllers:
         controllers.stop()
         raise
     return controllers
+
+
+start = start_controllers  # the name engine.perform looks for

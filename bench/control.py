@@ -1,0 +1,254 @@
+"""Benchmark of the control path: OSC message -> Show state -> a drawn frame, and bursts.
+
+    .venv/bin/python -m bench.control          # the figures in docs/benchmarks.md (## Control)
+
+1. Latency: a sender thread sends /visual/black (a new value each time, at random moments, --messages in
+   all) over UDP on loopback to the real OSC server; the main thread runs frames at --fps like the perform
+   loop: show.update(now), then engine.render.Renderer draws a 1280x720 frame with the show's black level
+   (SDL's dummy video driver). Per message: send -> handed to the Show (the OSC thread's part), send ->
+   applied (the frame's update), send -> drawn (that frame's draw finished; the centre pixel is checked to
+   carry the new level). Goal: p99 of send -> drawn <= one frame + 2 ms.
+2. Bursts: --burst messages (/sampler/seed 0..N-1) sent back to back, --repeats times: how many the Show
+   applied, and how many feedback messages came back to the sender. Side by side, the same bursts into
+   python-osc's ThreadingOSCUDPServer (a thread per datagram), counted where it hands them to the Show.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import random  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from pythonosc.dispatcher import Dispatcher  # noqa: E402
+from pythonosc.osc_message_builder import build_msg  # noqa: E402
+from pythonosc.osc_server import ThreadingOSCUDPServer  # noqa: E402
+
+from engine.config import load_config  # noqa: E402
+from engine.control import start_controllers  # noqa: E402
+from engine.controls import Command  # noqa: E402
+from engine.show import Show  # noqa: E402
+
+GRAY = 200  # the test postcard's level: a drawn pixel is GRAY * (1 - black)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+class Probe:
+    """Timestamps (perf_counter) of each value at each stage, keyed by the value itself."""
+
+    def __init__(self, show: Show, address: str):
+        self.address = address
+        self.sent: dict = {}
+        self.submitted: dict = {}
+        self.applied: dict = {}
+        submit = show.submit
+
+        def timed_submit(command: Command) -> None:  # the OSC thread hands the Show a Command
+            if command.address == address:
+                self.submitted.setdefault(command.args[0], time.perf_counter())
+            submit(command)
+
+        show.submit = timed_submit
+        show.add_listener(self._on_change)
+
+    def _on_change(self, address, value, source) -> None:
+        if address == self.address and source.startswith("osc"):
+            self.applied.setdefault(value, time.perf_counter())
+
+
+def frame_loop(show: Show, fps: int, stop: threading.Event, probe: Probe, drawn: dict, bad_pixels: list):
+    """The perform loop's shape: update, then draw, paced on absolute deadlines."""
+    import pygame
+
+    from engine.render import Look, Renderer
+    from engine.workers.sampler import Postcard
+
+    pygame.display.init()
+    target = pygame.Surface((1280, 720), 0, 32)
+    renderer = Renderer()
+    image = np.full((128, 128, 3), GRAY, np.uint8)
+    renderer.begin(Postcard(seed=0, image=image), time.monotonic(), 0.0)
+    period, next_frame = 1.0 / fps, time.perf_counter()
+    late = []
+    while not stop.is_set():
+        now = time.monotonic()
+        before = set(probe.applied)
+        show.update(now)
+        black = show.get("/visual/black")
+        renderer.draw(target, now, Look(black=black))
+        finished = time.perf_counter()
+        for value in set(probe.applied) - before:
+            drawn[value] = finished
+            if value == black and abs(target.get_at((640, 360))[0] - GRAY * (1 - black)) > 3:
+                bad_pixels.append(value)
+        late.append(finished - next_frame)
+        next_frame += period
+        pause = next_frame - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        else:
+            next_frame = time.perf_counter()  # overran: start again from now, as a vsync'd loop would
+    pygame.display.quit()
+    return late
+
+
+def latency(config, messages: int, fps: int, seed: int) -> dict:
+    show = Show(config, scene="dawn")
+    probe = Probe(show, "/visual/black")
+    controllers = start_controllers(config, show)
+    stop, drawn, bad_pixels = threading.Event(), {}, []
+    rng = random.Random(seed)
+
+    def send():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            time.sleep(0.5)
+            for i in range(messages):
+                value = (i % 200 + 1) / 256  # exact in float32, unique among messages in flight
+                probe.sent[value] = time.perf_counter()
+                s.sendto(build_msg("/visual/black", [value]).dgram, ("127.0.0.1", config.osc.port))
+                time.sleep(rng.uniform(0.02, 0.045))  # random phase against the frames
+            time.sleep(0.3)
+        stop.set()
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        late = frame_loop(show, fps, stop, probe, drawn, bad_pixels)
+    finally:
+        sender.join()
+        controllers.stop()
+    to = {stage: [1000 * (times[v] - probe.sent[v]) for v in probe.sent if v in times]
+          for stage, times in (("submitted", probe.submitted), ("applied", probe.applied), ("drawn", drawn))}
+    return dict(to=to, sent=len(probe.sent), bad_pixels=len(bad_pixels),
+                late_p99=1000 * percentile(late, 99), frame_ms=1000 / fps)
+
+
+def burst_ours(config, count: int) -> tuple[int, int]:
+    """(applied, feedback received) for one burst into the real server and Show (frames at 60 fps)."""
+    show = Show(config, scene="dawn")
+    applied = []
+    show.add_listener(lambda a, v, s: applied.append(v) if a == "/sampler/seed" and s.startswith("osc") else None)
+    controllers = start_controllers(config, show)
+    stop = threading.Event()
+
+    def frames():
+        while not stop.is_set():
+            show.update(time.monotonic())
+            stop.wait(1 / 60)
+
+    loop = threading.Thread(target=frames)
+    loop.start()
+    feedback = 0
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            s.bind(("127.0.0.1", 0))
+            for i in range(count):
+                s.sendto(build_msg("/sampler/seed", [i]).dgram, ("127.0.0.1", config.osc.port))
+            deadline = time.monotonic() + 5
+            s.settimeout(0.5)
+            while time.monotonic() < deadline and feedback < count:
+                try:
+                    s.recvfrom(65536)
+                    feedback += 1
+                except socket.timeout:
+                    break
+        while time.monotonic() < deadline and len(applied) < count:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        loop.join()
+        controllers.stop()
+    return len(applied), feedback
+
+
+def burst_threading(count: int) -> int:
+    """Messages python-osc's ThreadingOSCUDPServer hands on, for the same burst."""
+    received = []
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(lambda address, *args: received.append(args))
+    server = ThreadingOSCUDPServer(("127.0.0.1", free_port()), dispatcher)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i in range(count):
+                s.sendto(build_msg("/sampler/seed", [i]).dgram, server.server_address)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(received) < count:
+            time.sleep(0.01)
+        time.sleep(0.2)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    return len(received)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=400, help="messages timed for latency")
+    parser.add_argument("--fps", type=int, default=60, help="frame rate of the frame loop")
+    parser.add_argument("--burst", type=int, default=1000, help="messages per burst")
+    parser.add_argument("--repeats", type=int, default=5, help="bursts per server")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    base = load_config()
+    with tempfile.TemporaryDirectory() as tmp:
+        def config():
+            return dataclasses.replace(
+                base, osc=dataclasses.replace(base.osc, port=free_port(), feedback_host="", feedback_port=0),
+                oscquery=dataclasses.replace(base.oscquery, enabled=False),
+                midi=dataclasses.replace(base.midi, enabled=False),
+                paths=dataclasses.replace(base.paths, state=str(Path(tmp) / "state")))
+
+        result = latency(config(), args.messages, args.fps, args.seed)
+        ours = [burst_ours(config(), args.burst) for _ in range(args.repeats)]
+        theirs = [burst_threading(args.burst) for _ in range(args.repeats)]
+
+    frame = result["frame_ms"]
+    print(f"\nOSC -> show latency, {result['sent']} messages, frames at {args.fps} fps "
+          f"(one frame = {frame:.1f} ms; goal p99 <= {frame + 2:.1f} ms)")
+    print(f"{'send ->':<24}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+    for stage, label in (("submitted", "handed to the Show"), ("applied", "applied (frame update)"),
+                         ("drawn", "drawn (frame finished)")):
+        values = result["to"][stage]
+        print(f"{label:<24}{len(values):>6}{percentile(values, 50):>10.2f}{percentile(values, 99):>10.2f}"
+              f"{max(values, default=float('nan')):>10.2f}")
+    print(f"frames drawn with a wrong level: {result['bad_pixels']}; "
+          f"frame loop lateness p99: {result['late_p99']:.2f} ms")
+    print(f"\nbursts of {args.burst} messages, {args.repeats} each (lost = sent - counted)")
+    print(f"{'server':<44}{'median lost':>12}{'max lost':>10}")
+    rows = [("asyncio (ours): applied by the Show", [args.burst - a for a, _ in ours]),
+            ("asyncio (ours): feedback back at the sender", [args.burst - f for _, f in ours]),
+            ("python-osc ThreadingOSCUDPServer: handled", [args.burst - n for n in theirs])]
+    for label, lost in rows:
+        print(f"{label:<44}{statistics.median(lost):>12.0f}{max(lost):>10}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
