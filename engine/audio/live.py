@@ -46,7 +46,7 @@ class AudioEngine:
         self.seed = seed if seed is not None else time.time_ns() % 2 ** 31
         self.ahead = math.ceil(settings.ahead_seconds * self.samplerate / self.block) * self.block
         self.capacity = self.ahead + 4 * self.block  # room for the worker's last chunk over the mark
-        self.mixer = Mixer(SLOTS, self.samplerate, self.block)
+        self.mixer = Mixer(SLOTS, self.samplerate, self.block, high_water=self.ahead // 4)
         self.rings: Rings | None = None
         self.host: WorkerHost | None = None
         self.board: Board | None = None

@@ -28,12 +28,13 @@ LEVEL, FADE, SUPPLY = 0, 1, 2
 
 class Mixer:
     def __init__(self, slots: int, samplerate: int, block: int, master: float = 1.0,
-                 low_water: int | None = None):
-        """`block`: the largest block `process` is asked for. `low_water`: frames on hand below which a
-        slot's supply fades out (default four blocks); it reaches 0 by the time the feed runs dry."""
+                 high_water: int = 0):
+        """`block`: the largest block `process` is asked for. A slot's supply fades out over its feed's
+        last four blocks (the low water mark) and comes back once `high_water` frames are on hand
+        (at least twice the low mark), so a feed that just refilled is not at once starved again."""
         self.samplerate, self.block = samplerate, block
-        self.low_water = low_water if low_water is not None else 4 * block
-        self.high_water = 2 * self.low_water
+        self.low_water = 4 * block
+        self.high_water = max(high_water, 2 * self.low_water)
         self.feeds: list = [None] * slots   # per slot: available() -> frames, read(out), skip(frames)
         self.active: tuple[int, ...] = ()    # slots mixed; replaced whole by the control side
         self.current = np.zeros((3, slots))  # rows LEVEL, FADE, SUPPLY

@@ -101,7 +101,7 @@ class StreamKeeper:
             log.info("audio: stream reopened (reopen %d)", self.restarts)
         except Exception as e:  # PortAudioError, a device gone: try again later, keep the show going
             self._delay = min(self._delay * 2, self.max_delay)
-            self._retry_at = now + self._delay
+            self._retry_at = time.monotonic() + self._delay  # trying may itself have taken a while
             log.warning("audio: cannot open the output (%s); next try in %.1f s", e, self._delay)
 
     def close(self) -> None:

@@ -181,7 +181,11 @@ class WorkerHost:
     def _launch(self):
         import multiprocessing as mp
 
-        ctx = mp.get_context("spawn")  # never fork a process with audio threads and SDL state
+        # A fork server: started clean (never a fork of this process, with its audio threads and SDL
+        # state), it has the worker's modules imported already, so a restart is a fork, not seconds of
+        # imports: on a busy 2-core machine a spawned worker took ~3 s to start, longer than the rings hold.
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["engine.audio.worker", "engine.sound.voices"])
         ours, theirs = ctx.Pipe()
         process = ctx.Process(target=main, name="soundscape", daemon=True,
                               args=(self.rings.name, self.rings.slots, self.rings.capacity, self.samplerate,

@@ -1,0 +1,77 @@
+"""The soundscape worker process: fills rings ahead, follows the plan, comes back after SIGKILL."""
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from engine.audio.ring import EPOCH, WRITTEN, Rings
+from engine.audio.worker import SPLICE, WorkerHost
+from engine.scenes import LayerSettings
+
+RATE, AHEAD = 48000, 24000
+
+
+def wait_for(condition, host, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        host.check(time.monotonic())
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def host():
+    rings = Rings(slots=4, capacity=AHEAD + 4096)
+    host = WorkerHost(rings, RATE, AHEAD)
+    host.launch()
+    yield host
+    host.close()
+    rings.close()
+
+
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_the_worker_fills_each_ring_ahead_and_follows_the_plan(host):
+    leaves = host.start(0, 1, "leaves", LayerSettings(source="rustle", density=3.0), seed=1)
+    owls = host.start(2, 2, "owls", LayerSettings(source="owls"), seed=2)
+    assert wait_for(lambda: leaves.available() >= AHEAD and owls.available() >= AHEAD, host)
+    out = np.zeros((4096, 2), np.float32)
+    leaves.read(out)
+    assert np.abs(out).max() > 0
+    assert wait_for(lambda: leaves.available() >= AHEAD, host)      # topped up again
+    assert leaves.available() <= AHEAD + 2048                         # and no further than ahead
+    host.stop(2)
+    host.density(0, 0.0)
+    assert wait_for(lambda: not host.dirty, host)
+    host.start(2, 3, "geckos", LayerSettings(source="geckos"), seed=3)  # a new epoch on the slot
+    assert wait_for(lambda: host.rings.header[2, EPOCH] == 3 and host.rings.ahead(2) >= AHEAD, host)
+
+
+def test_a_killed_worker_comes_back_and_splices_onto_the_old_sound(host):
+    feed = host.start(1, 7, "rustle", LayerSettings(source="rustle", density=3.0), seed=4)
+    assert wait_for(lambda: feed.available() >= AHEAD, host)
+    fds = None
+    for kill in range(3):
+        feed.skip(4096)                              # the reader moves on
+        pid = host.pid
+        os.kill(pid, signal.SIGKILL)
+        while host.pid == pid and host.supervisor.process.is_alive():
+            time.sleep(0.01)
+        time.sleep(0.05)
+        written = int(host.rings.header[1, WRITTEN])
+        before = host.rings.get(1, written - SPLICE, SPLICE)
+        assert wait_for(lambda: host.restarts == kill + 1 and host.rings.header[1, WRITTEN] > written, host)
+        after = host.rings.get(1, written - SPLICE, SPLICE)
+        assert np.allclose(after[:4], before[:4], atol=3e-3)      # the seam starts on the old sound
+        assert not np.allclose(after[-SPLICE // 4:], before[-SPLICE // 4:])  # and ends on the new voice
+        assert wait_for(lambda: feed.available() >= AHEAD, host)
+        if fds is None:
+            fds = open_fds()
+    assert open_fds() == fds                         # no pipe or handle left behind per restart
