@@ -224,3 +224,12 @@ def test_stop_frees_the_port(tmp_path):
         start_controllers(config, show).stop()
         again = start_controllers(config, show)  # same port binds again
         again.stop()
+
+
+def test_every_address_is_documented():
+    from engine.config import PROJECT_ROOT
+    from engine.controls import controls_for
+
+    page = (PROJECT_ROOT / "docs" / "control.md").read_text()
+    missing = [a for a in controls_for(("NAME",)) if f"| `{a}` |" not in page]
+    assert not missing, f"docs/control.md lacks {missing}"
