@@ -7,7 +7,8 @@
    48 kHz, rendered in the live mixer's 512-frame blocks and in 1 s blocks, and of each voice alone;
    medians of --repeats runs of --seconds each.
 2. Memory: --stream-s seconds (an hour by default) streamed in 512-frame blocks as fast as the CPU goes,
-   resident memory (RSS) sampled every minute of audio: start, end and max.
+   resident memory (RSS) before, then after every minute of audio: first, end, max (flat = no growth
+   after the buffers are first touched).
 """
 
 from __future__ import annotations
@@ -42,16 +43,17 @@ def real_time_factor(layers: dict[str, LayerSettings], seconds: float, block: in
 
 
 def stream(seconds: float, block: int = 512) -> dict:
+    """Stream the default bed; RSS before it starts, then after every minute of audio."""
     bed = JungleBed(DEFAULT_LAYERS, RATE, seed=0)
     minute = 60 * RATE // block
-    samples, start_wall = [rss_mib()], time.perf_counter()
+    before, per_minute, start_wall = rss_mib(), [], time.perf_counter()
     for i in range(1, round(seconds * RATE / block) + 1):
         bed.render(block)
         if i % minute == 0:
-            samples.append(rss_mib())
+            per_minute.append(rss_mib())
     wall = time.perf_counter() - start_wall
-    return dict(audio_s=seconds, wall_s=wall, start=samples[0], end=samples[-1], max=max(samples),
-                samples=len(samples))
+    return dict(audio_s=seconds, wall_s=wall, before=before, first_minute=per_minute[0], end=per_minute[-1],
+                max=max(per_minute), min_after_first=min(per_minute[1:] or per_minute), samples=len(per_minute))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,9 +75,11 @@ def main(argv: list[str] | None = None) -> int:
 
     result = stream(args.stream_s)
     print(f"\n## Memory while streaming {result['audio_s'] / 60:.0f} min of the full bed in 512-frame blocks\n")
-    print(f"rendered in {result['wall_s']:.0f} s wall ({result['audio_s'] / result['wall_s']:.0f}x real time); "
-          f"RSS sampled {result['samples']} times: start {result['start']:.1f} MiB, end {result['end']:.1f} MiB, "
-          f"max {result['max']:.1f} MiB")
+    print(f"rendered in {result['wall_s']:.0f} s wall ({result['audio_s'] / result['wall_s']:.0f}x real time "
+          f"on a shared machine); RSS before streaming {result['before']:.1f} MiB; sampled after each of "
+          f"{result['samples']} minutes of audio: after the first {result['first_minute']:.1f} MiB, "
+          f"at the end {result['end']:.1f} MiB, max {result['max']:.1f} MiB, "
+          f"min after the first {result['min_after_first']:.1f} MiB")
     return 0
 
 

@@ -45,6 +45,7 @@ def test_blocks_of_any_size_give_the_same_samples_as_one_long_render(source):
         done += size
         if done == len(whole):
             break
+    assert all(part.dtype == np.float32 and part.shape[1] == 2 for part in parts)
     assert np.array_equal(np.concatenate(parts), whole)
 
 

@@ -101,6 +101,9 @@ class Reverb:
         self.mix = (linalg.hadamard(len(self.delays)) / np.sqrt(len(self.delays))).astype(np.float32)
         # Gain per pass so that every line loses 60 dB in decay_s.
         self.gains = np.array([10 ** (-3 * d / (decay_s * samplerate)) for d in self.delays], np.float32)[:, None]
+        # Left hears the even lines, right the odd ones: two decorrelated tails.
+        self.taps = np.zeros((2, len(self.delays)), np.float32)
+        self.taps[0, 0::2] = self.taps[1, 1::2] = 0.35
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """(frames, 2) in, (frames, 2) wet signal out; frames must not exceed the shortest delay."""
@@ -109,12 +112,12 @@ class Reverb:
         for k, line in enumerate(self.lines):
             for ring, part in ring_slices(self.head, frames, len(line)):
                 delayed[k, part] = line[ring]
-        feedback = self.mix @ (self.gains * delayed) + x.mean(axis=1)
+        feedback = self.mix @ (self.gains * delayed) + 0.5 * (x[:, 0] + x[:, 1])
         for line, back in zip(self.lines, feedback):
             for ring, part in ring_slices(self.head, frames, len(line)):
                 line[ring] = back[part]
         self.head += frames
-        return np.stack([delayed[0::2].sum(axis=0), delayed[1::2].sum(axis=0)], axis=1) * 0.35
+        return (self.taps @ delayed).T
 
 
 class Distance:

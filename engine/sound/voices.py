@@ -39,6 +39,9 @@ class Voice:
         self._left = np.zeros((0, 2), np.float32)
 
     def render(self, frames: int) -> np.ndarray:
+        if frames <= len(self._left):  # the live case: a small block out of the current chunk
+            out, self._left = self._left[:frames].copy(), self._left[frames:]
+            return out
         out = np.empty((frames, 2), np.float32)
         done = min(frames, len(self._left))
         out[:done] = self._left[:done]
@@ -138,7 +141,8 @@ class Rustle(EventVoice):
         low, high = self.hz(700), self.hz(7000)
         hiss_band, tone = band(low, high, samplerate), self.distance.tone
         self.hiss = Filter((np.convolve(hiss_band[0], tone[0]), np.convolve(hiss_band[1], tone[1])))
-        self.hiss_std = np.sqrt(2 * (min(high, 0.45 * samplerate) - low) / samplerate)
+        # Uniform noise (std 1/sqrt(12)) through the band keeps this share of its standard deviation.
+        self.hiss_scale = np.float32(1 / np.sqrt(2 * (min(high, 0.45 * samplerate) - low) / samplerate / 12))
         # The breathing: a slow random level, one value per control step, smoothed, interpolated per sample.
         self.step = max(1, self.chunk // 16)
         control_rate = samplerate / self.step
@@ -153,7 +157,7 @@ class Rustle(EventVoice):
     def _dry(self, frames: int) -> np.ndarray:
         events = super()._dry(frames)
         noise = self.rng.random((2, frames), dtype=np.float32) - 0.5
-        hiss = self.hiss(widen(noise[0], noise[1], self.spread)) / (self.hiss_std * np.sqrt(1 / 12))
+        hiss = self.hiss(widen(noise[0], noise[1], self.spread)) * self.hiss_scale
         steps = -(-frames // self.step)
         z = self.breath(self.rng.standard_normal((steps, 1)))[:, 0] / self.breath_std
         z = np.interp(np.arange(frames), np.arange(steps + 1) * self.step, np.concatenate([[self.breath_last], z]))
