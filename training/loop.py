@@ -189,6 +189,7 @@ def train(args) -> int:
             raise UserError(f"--resume {out}: the checkpoint was made with other settings; use the same ones or "
                             "a new --out: " + ", ".join(f"{k} was {a}, now {b}" for k, (a, b) in differs.items()))
         accelerator.load_state(str(path))
+        ema.to(device)  # accelerate loads registered objects onto the CPU
         step, wall_before = meta["step"], meta["wall_s"]
         if main:
             log.info("resumed from %s at step %d", path, step)
