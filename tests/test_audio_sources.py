@@ -47,3 +47,31 @@ def test_voice_feed_renders_inline_and_skips_in_step():
     feed.read(out)
     b.render(512)
     assert np.array_equal(out, b.render(512))
+
+
+def test_a_stable_audio_layer_plays_the_stand_in_until_its_loop_is_ready_then_crossfades(tmp_path, caplog):
+    from test_stable_audio import save_tiny_stable_audio
+
+    from engine.audio.sources import SWITCH_SECONDS, LoopWhenReady
+    from engine.sound.loops import LoopPlayer
+
+    caplog.set_level(logging.INFO)
+    layer = LayerSettings(source="stable-audio", density=2.0)
+    stand_in = open_source("bed", LayerSettings(source=STAND_IN, density=2.0), 8000, seed=1)
+    twin = open_source("bed", LayerSettings(source=STAND_IN, density=2.0), 8000, seed=1)
+    folder = save_tiny_stable_audio(tmp_path / "tiny")
+    source = LoopWhenReady("bed", layer, 8000, 1, folder, stand_in)
+    source._thread.join(120)
+    # The tiny model cannot make a 20 s clip: the failure is logged and the stand-in stays.
+    assert source.loop is None and "Stable Audio failed" in caplog.text
+    assert np.array_equal(source.render(800), twin.render(800))
+    source.density = 0.5
+    assert stand_in.density == 0.5
+    twin.density = 0.5
+    source.loop = LoopPlayer(np.full((1000, 2), 0.25, np.float32))   # as the thread sets it when done
+    switch = np.concatenate([source.render(400) for _ in range(round(SWITCH_SECONDS * 8000) // 400 + 2)])
+    expected_voice = twin.render(len(switch))
+    fade = round(SWITCH_SECONDS * 8000)
+    t = np.arange(fade) / fade * np.pi / 2
+    assert np.allclose(switch[:fade, 0], expected_voice[:fade, 0] * np.cos(t) + 0.25 * np.sin(t), atol=1e-6)
+    assert np.allclose(switch[fade:], 0.25)

@@ -54,7 +54,7 @@ class AudioEngine:
         self.taps = Taps(self.block, math.ceil(TAP_SECONDS * self.samplerate / self.block))
         self.callbacks = self.underruns = self.errors = 0
         self.frame = 0
-        self._timings = np.zeros(TIMINGS)
+        self.timings = np.zeros(TIMINGS)
         self._running = False
         self._thread = None
         self._starving = RateLimitedLog(log, 10.0)
@@ -110,7 +110,7 @@ class AudioEngine:
     @property
     def stats(self) -> dict:
         n = min(self.callbacks, TIMINGS)
-        p50, p99 = (np.percentile(self._timings[:n], [50, 99]) * 1000).tolist() if n else (0.0, 0.0)
+        p50, p99 = (np.percentile(self.timings[:n], [50, 99]) * 1000).tolist() if n else (0.0, 0.0)
         return {"callbacks": self.callbacks, "underruns": self.underruns, "callback_ms_p50": p50,
                 "callback_ms_p99": p99, "worker_restarts": self.host.restarts if self.host else 0,
                 "stream_restarts": self.keeper.restarts, "ring_starved": self.mixer.starved,
@@ -129,7 +129,7 @@ class AudioEngine:
             outdata.fill(0.0)
         self.taps.push(outdata, self.frame)
         self.frame += frames
-        self._timings[self.callbacks % TIMINGS] = time.perf_counter() - began
+        self.timings[self.callbacks % TIMINGS] = time.perf_counter() - began
         self.callbacks += 1
         self.keeper.callbacks = self.callbacks
 

@@ -23,8 +23,6 @@ from engine.sound.voices import make_voice
 log = logging.getLogger(__name__)
 
 STAND_IN = "rustle"
-JUNGLE_PROMPT = ("a lush tropical jungle at dawn: rustling leaves and swaying branches, soft bird calls, "
-                 "distant owl hoots, occasional gecko chirps, rhythmic frogs, delicate butterfly wings")
 LOOP_SECONDS = 20.0
 SWITCH_SECONDS = 2.0
 
@@ -61,9 +59,9 @@ class LoopWhenReady:
         self.name, self.samplerate, self.stand_in = name, samplerate, stand_in
         self.loop = None
         self._switch = 0  # frames of the stand-in -> loop crossfade done
-        thread = threading.Thread(target=self._make, args=(layer, seed, folder), daemon=True,
-                                  name=f"stable-audio {name}")
-        thread.start()
+        self._thread = threading.Thread(target=self._make, args=(layer, seed, folder), daemon=True,
+                                        name=f"stable-audio {name}")
+        self._thread.start()
 
     @property
     def density(self) -> float:
@@ -75,12 +73,13 @@ class LoopWhenReady:
 
     def _make(self, layer: LayerSettings, seed: int, folder) -> None:
         from engine.sound import loops, stable_audio
+        from engine.sound.soundscape import ARTIST_PROMPT
 
         try:
             log.info("layer %s: generating a %.0f s Stable Audio loop (the %s voice plays meanwhile)",
                      self.name, LOOP_SECONDS, STAND_IN)
             pipe = stable_audio.load_stable_audio(folder)
-            (clip,) = stable_audio.generate(pipe, layer.prompt or JUNGLE_PROMPT, seconds=LOOP_SECONDS, seed=seed)
+            (clip,) = stable_audio.generate(pipe, layer.prompt or ARTIST_PROMPT, seconds=LOOP_SECONDS, seed=seed)
             clip = stable_audio.resample(clip, stable_audio.model_rate(pipe), self.samplerate)
             self.loop = loops.LoopPlayer(loops.make_loop(clip, self.samplerate))
             log.info("layer %s: the Stable Audio loop is ready", self.name)
