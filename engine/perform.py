@@ -181,12 +181,16 @@ class Performance:
         else:
             self.sampler = SamplerClient(self.config, self.show.take_seed, side=self._largest_model_side())
         self._follow_recipe()
+        if self.want_controllers:
+            self._start_controllers()
+        if not self.offline:
+            import engine.record.live  # noqa: F401 (PyAV: a heavy import, done before the sound starts)
+        # The sound starts last: an import holds the interpreter lock for a long while, and the audio
+        # callback needs it every 10 ms.
         if self.want_audio:
             self._start_audio()
         if not self.offline:
             self.attach_recording(self.record_audio)
-        if self.want_controllers:
-            self._start_controllers()
 
     def stop(self) -> None:
         import pygame
@@ -366,7 +370,7 @@ class Performance:
         pygame.mouse.set_visible(not fullscreen)
 
     def _start_audio(self) -> None:
-        from engine.audio.live import AudioEngine
+        from engine.audio import AudioEngine
 
         self.audio = AudioEngine(self.config, self.show.scene)
         self.audio.start()

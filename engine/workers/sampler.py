@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RETRY_BROKEN = 60.0  # seconds before a model that failed to load is tried again (it may have been fixed)
 PREVIEWS = 6        # intermediate predictions kept per postcard for the reveal transition
+WORKER_NICENESS = 10  # added to the worker's niceness (lower CPU priority than the show)
 MIN_SIDE = 64       # slot side when no model tells us its size yet
 
 
@@ -115,6 +116,8 @@ class PostcardMaker:
 
 def run_worker(layout: SlotLayout, requests, results, threads: int, device: str) -> None:
     """The worker process: ('recipe', Recipe) | ('job', seed, slots) | ('stop',) in; answers out."""
+    # The worker is background work: when cores are short, drawing and the sound go first.
+    os.nice(WORKER_NICENESS)
     import torch
 
     torch.set_num_threads(threads)

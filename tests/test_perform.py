@@ -1,0 +1,131 @@
+"""The perform loop: frames change as postcards arrive (headless and in a real X window), offline frames
+are the same for the same seed, the job runs from the CLI and stops on time, the full show plays sound."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pygame
+import pytest
+
+from engine.cli import main
+from engine.config import load_config
+from engine.perform import Performance
+
+WAIT = 120.0  # seconds: the sampler worker imports torch and diffusers first, on a busy 2-core machine
+
+
+def write_config(tmp_path: Path, tiny_model: Path, audio: str = "enabled = false") -> Path:
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    (scenes / "tiny.toml").write_text(
+        f'[visual]\nmodel = "{tiny_model}"\nsteps = 4\nhold = 0.4\ncrossfade = 0.6\ndrift = 0.05\n'
+        f'scheduler = "ddim"\n\n[sound.layers.frogs]\nsource = "frogs"\n')
+    (scenes / "still.toml").write_text(f'[visual]\nmodel = "{tiny_model}"\nsteps = 3\nframe = "postcard"\n')
+    (tmp_path / "models").mkdir()
+    path = tmp_path / "config.toml"
+    path.write_text(f'[display]\nsize = [160, 90]\nfps = 30\n\n[audio]\n{audio}\n\n[osc]\nenabled = false\n\n'
+                    f'[oscquery]\nenabled = false\n\n[sampler]\nqueue = 2\ndevice = "cpu"\n\n'
+                    f'[show]\nscene = "tiny"\n\n[logging]\nfile = ""\n')
+    return path
+
+
+def digest(surface) -> str:
+    return hashlib.sha1(pygame.image.tobytes(surface, "RGB")).hexdigest()
+
+
+def play(performance: Performance, seconds: float, until_postcards: int = 3) -> list[str]:
+    """Frames on the real clock until `until_postcards` were shown and `seconds` passed since the first."""
+    frames, start, shown, first = [], time.monotonic(), 0, None
+    while time.monotonic() - start < WAIT:
+        now = time.monotonic()
+        before = performance.renderer.incoming
+        surface = performance.frame(now)
+        shown += performance.renderer.incoming is not None and performance.renderer.incoming is not before
+        if shown:  # from the first postcard on (before it, the screen is black while the worker starts)
+            frames.append(digest(surface))
+        pygame.display.flip()
+        first = first if first is not None or not shown else now
+        if shown >= until_postcards and now - first >= seconds:
+            break
+        time.sleep(1 / 30)
+    assert shown >= until_postcards, f"{shown} postcards shown in {WAIT} s; sampler {performance.sampler.stats}"
+    return frames
+
+
+@pytest.mark.parametrize("driver", ["dummy", pytest.param("x11", marks=pytest.mark.display)])
+def test_the_show_runs_and_frames_change(tmp_path, tiny_model, monkeypatch, driver):
+    config = load_config(write_config(tmp_path, tiny_model))
+    if driver == "x11":
+        monkeypatch.setenv("SDL_VIDEODRIVER", "x11")
+    else:
+        config = replace(config, display=replace(config.display, headless=True))
+    performance = Performance(config, audio=False, controllers=False)
+    performance.start()
+    try:
+        assert pygame.display.get_driver() == driver
+        performance.show.report("/display/overlay", True)
+        frames = play(performance, 2.0)
+        assert len(set(frames)) > len(frames) // 3  # crossfades and drift: most frames differ
+        assert performance.sampler.stats["made"] >= 3
+        assert any("fps" in line for line in performance.status_lines())
+    finally:
+        performance.stop()
+
+
+def render_offline(config, seed, frames=24, fps=8):
+    performance = Performance(config, offline=True, size=(96, 54), seed=seed)
+    performance.start()
+    try:
+        return [digest(performance.frame(i / fps)) for i in range(frames)]
+    finally:
+        performance.stop()
+
+
+def test_offline_frames_are_the_same_for_the_same_seed(tmp_path, tiny_model):
+    config = load_config(write_config(tmp_path, tiny_model))
+    first, again, other = render_offline(config, 7), render_offline(config, 7), render_offline(config, 8)
+    assert first == again
+    assert first != other
+    assert len(set(first)) > 12  # 3 s of crossfades and drift
+
+
+def test_perform_job_runs_headless_for_its_duration(tmp_path, tiny_model, capsys):
+    config = write_config(tmp_path, tiny_model)
+    start = time.monotonic()
+    assert main(["--config", str(config), "perform", "--headless", "--duration", "3", "--scene", "still"]) == 0
+    assert 3.0 <= time.monotonic() - start < WAIT
+
+
+def test_bad_inputs_are_clear_errors(tmp_path, tiny_model, capsys):
+    config = write_config(tmp_path, tiny_model)
+    assert main(["--config", str(config), "perform", "--headless", "--scene", "jungle"]) == 2
+    assert "--scene" in capsys.readouterr().err
+    assert main(["--config", str(config), "perform", "--demo"]) == 2
+    err = capsys.readouterr().err
+    assert "--demo" in err and "default" in err
+    (tmp_path / "scenes" / "lost.toml").write_text('[visual]\nmodel = "nowhere"\n')
+    assert main(["--config", str(config), "perform", "--headless", "--scene", "lost"]) == 2
+    assert "visual.model" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--config", str(config), "perform", "--size", "big"])
+
+
+@pytest.mark.jack
+def test_the_full_show_plays_sound_without_underruns(tmp_path, tiny_model, caplog):
+    config = load_config(write_config(tmp_path, tiny_model, audio='device = "JACK"\nblocksize = 512'))
+    config = replace(config, display=replace(config.display, headless=True))
+    performance = Performance(config, controllers=False)
+    performance.start()
+    try:
+        play(performance, 4.0, until_postcards=2)
+        stats = performance.audio.stats
+    finally:
+        performance.stop()
+    assert stats["callbacks"] > 50
+    assert stats["underruns"] == 0, stats
