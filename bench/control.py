@@ -125,7 +125,7 @@ def latency(config, messages: int, fps: int, seed: int) -> dict:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             time.sleep(0.5)
             for i in range(messages):
-                value = (i % 200 + 1) / 256  # exact in float32, unique among messages in flight
+                value = (i + 1) / 1024  # exact in float32 and unique, so each stage finds its message
                 probe.sent[value] = time.perf_counter()
                 s.sendto(build_msg("/visual/black", [value]).dgram, ("127.0.0.1", config.osc.port))
                 time.sleep(rng.uniform(0.02, 0.045))  # random phase against the frames
@@ -215,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="bursts per server")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if not 0 < args.messages <= 1023:
+        parser.error("--messages: expected 1..1023 (each message carries its own /visual/black value)")
 
     base = load_config()
     with tempfile.TemporaryDirectory() as tmp:
@@ -230,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         theirs = [burst_threading(args.burst) for _ in range(args.repeats)]
 
     frame = result["frame_ms"]
-    print(f"\nOSC -> show latency, {result['sent']} messages, frames at {args.fps} fps "
+    print("\nload average (1 min) at the end: %.1f on %d cores" % (os.getloadavg()[0], os.cpu_count()))
+    print(f"OSC -> show latency, {result['sent']} messages, frames at {args.fps} fps "
           f"(one frame = {frame:.1f} ms; goal p99 <= {frame + 2:.1f} ms)")
     print(f"{'send ->':<24}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     for stage, label in (("submitted", "handed to the Show"), ("applied", "applied (frame update)"),

@@ -130,6 +130,10 @@ def test_learn_binds_the_next_control_saves_it_and_loads_it_next_time(tmp_path, 
     with running_show(config) as show:
         controllers = start_controllers(config, show)
         try:
+            show.submit(Command("/midi/learn", ("/visual/black",), "osc"))
+            show.submit(Command("/midi/learn", ("",), "osc"))  # cancelled
+            assert wait_for(lambda: show.stats["applied"] == 2) and controllers.midi._learning is None
+            show.submit(Command("/midi/learn", ("/scene/name",), "osc"))  # read-only: refused
             show.submit(Command("/midi/learn", ("/audio/layer/birds/gain",), "osc"))
             assert wait_for(lambda: controllers.midi._learning is not None)
             port.send(cc(33, 0, channel=3))  # this binds; it sets nothing

@@ -298,7 +298,9 @@ class MidiController:
         if address != "/midi/learn":
             return
         if not mappable(self.show.controls().get(value)):
-            log.warning("MIDI learn: %r is not an address MIDI can drive (see docs/control.md)", value)
+            self._learning = None  # so `/midi/learn ""` cancels
+            if value:
+                log.warning("MIDI learn: %r is not an address MIDI can drive (see docs/control.md)", value)
             return
         self._learning = value
         log.info("MIDI learn armed for %s: move a control or play a note", value)
