@@ -233,3 +233,14 @@ def test_every_address_is_documented():
     page = (PROJECT_ROOT / "docs" / "control.md").read_text()
     missing = [a for a in controls_for(("NAME",)) if f"| `{a}` |" not in page]
     assert not missing, f"docs/control.md lacks {missing}"
+
+
+def test_a_controller_that_cannot_start_leaves_nothing_running(tmp_path):
+    config = control_config(tmp_path, midi={"enabled": True, "input": "(["})
+    with running_show(config) as show:
+        with pytest.raises(UserError, match="midi.input"):
+            start_controllers(config, show)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", config.osc.port))  # the OSC server that had started is gone again
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", config.oscquery.port))

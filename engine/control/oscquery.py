@@ -127,10 +127,13 @@ class OscQueryServer:
         self.service_name: str | None = None  # the zeroconf name, once advertised
 
     def host_info(self) -> dict:
-        return {"NAME": NAME, "OSC_IP": self.config.osc.host, "OSC_PORT": self.osc_port, "OSC_TRANSPORT": "UDP",
+        info = {"NAME": NAME, "OSC_PORT": self.osc_port, "OSC_TRANSPORT": "UDP",
                 "EXTENSIONS": {**{name: True for name in ATTRIBUTES if name not in ("FULL_PATH", "CONTENTS")},
                                "TAGS": False, "UNIT": False, "CLIPMODE": False, "CRITICAL": False,
                                "LISTEN": False, "PATH_CHANGED": False}}
+        if self.config.osc.host not in ("0.0.0.0", "::"):  # without OSC_IP, clients use the HTTP server's address
+            info["OSC_IP"] = self.config.osc.host
+        return info
 
     def start(self) -> None:
         host, port = self.config.osc.host, self.config.oscquery.port
