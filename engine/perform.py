@@ -195,7 +195,7 @@ class Performance:
     def stop(self) -> None:
         import pygame
 
-        for controller in self.controllers:
+        for controller in reversed(self.controllers):
             try:
                 controller.stop()
             except Exception:
@@ -380,10 +380,6 @@ class Performance:
                 self.audio.apply(address, value)
 
     def _start_controllers(self) -> None:
-        import engine.control as control
+        from engine.control import start_controllers
 
-        start = getattr(control, "start", None)
-        if start is None:
-            log.warning("OSC, OSCQuery and MIDI are not part of this build: the show plays without them")
-            return
-        self.controllers = start(self.config, self.show)
+        self.controllers = list(start_controllers(self.config, self.show))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import socket
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,13 @@ from engine.perform import Performance
 WAIT = 120.0  # seconds: the sampler worker imports torch and diffusers first, on a busy 2-core machine
 
 
-def write_config(tmp_path: Path, tiny_model: Path, audio: str = "enabled = false") -> Path:
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(tmp_path: Path, tiny_model: Path, audio: str = "enabled = false", osc: str = "enabled = false") -> Path:
     scenes = tmp_path / "scenes"
     scenes.mkdir()
     (scenes / "tiny.toml").write_text(
@@ -29,7 +36,7 @@ def write_config(tmp_path: Path, tiny_model: Path, audio: str = "enabled = false
     (scenes / "still.toml").write_text(f'[visual]\nmodel = "{tiny_model}"\nsteps = 3\nframe = "postcard"\n')
     (tmp_path / "models").mkdir()
     path = tmp_path / "config.toml"
-    path.write_text(f'[display]\nsize = [160, 90]\nfps = 30\n\n[audio]\n{audio}\n\n[osc]\nenabled = false\n\n'
+    path.write_text(f'[display]\nsize = [160, 90]\nfps = 30\n\n[audio]\n{audio}\n\n[osc]\n{osc}\n\n'
                     f'[oscquery]\nenabled = false\n\n[sampler]\nqueue = 2\ndevice = "cpu"\n\n'
                     f'[show]\nscene = "tiny"\n\n[logging]\nfile = ""\n')
     return path
@@ -59,13 +66,14 @@ def play(performance: Performance, seconds: float, until_postcards: int = 3) -> 
 
 
 @pytest.mark.parametrize("driver", ["dummy", pytest.param("x11", marks=pytest.mark.display)])
-def test_the_show_runs_and_frames_change(tmp_path, tiny_model, monkeypatch, driver):
-    config = load_config(write_config(tmp_path, tiny_model))
+def test_the_show_runs_and_frames_change_and_obeys_osc(tmp_path, tiny_model, monkeypatch, driver):
+    port = free_port()
+    config = load_config(write_config(tmp_path, tiny_model, osc=f"enabled = true\nport = {port}"))
     if driver == "x11":
         monkeypatch.setenv("SDL_VIDEODRIVER", "x11")
     else:
         config = replace(config, display=replace(config.display, headless=True))
-    performance = Performance(config, audio=False, controllers=False)
+    performance = Performance(config, audio=False)
     performance.start()
     try:
         assert pygame.display.get_driver() == driver
@@ -73,7 +81,15 @@ def test_the_show_runs_and_frames_change(tmp_path, tiny_model, monkeypatch, driv
         frames = play(performance, 2.0)
         assert len(set(frames)) > len(frames) // 3  # crossfades and drift: most frames differ
         assert performance.sampler.stats["made"] >= 3
-        assert any("fps" in line for line in performance.status_lines())
+        assert any(f"OSC 127.0.0.1:{port}" in line for line in performance.status_lines())
+        from pythonosc.udp_client import SimpleUDPClient
+        SimpleUDPClient("127.0.0.1", port).send_message("/scene/load", "still")
+        end = time.monotonic() + 10
+        while performance.show.scene.name != "still" and time.monotonic() < end:
+            performance.frame(time.monotonic())
+            time.sleep(0.02)
+        assert performance.show.scene.name == "still"
+        assert performance.sampler.recipe.steps == 3  # the sampler follows the new scene
     finally:
         performance.stop()
 
