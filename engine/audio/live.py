@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 
 import numpy as np
@@ -28,6 +27,7 @@ from engine.audio.mixer import Mixer
 from engine.audio.ring import Rings
 from engine.audio.stream import StreamKeeper
 from engine.audio.tap import Taps
+from engine.audio.ticker import Ticker
 from engine.audio.worker import WorkerHost
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,7 @@ class AudioEngine:
         self.callbacks = self.underruns = self.errors = 0
         self.frame = 0
         self.timings = np.zeros(TIMINGS)
-        self._running = False
-        self._thread = None
+        self._housekeeper = Ticker("audio housekeeping", self._housekeeping, HOUSEKEEPING_SECONDS)
         self._starving = RateLimitedLog(log, 10.0)
         self._reported = (0, 0, 0)  # starved, dropped, errors already logged
 
@@ -76,15 +75,10 @@ class AudioEngine:
             raise
         except Exception as e:  # no device yet: the housekeeper keeps trying, the show goes on
             log.warning("audio: cannot open the output (%s); retrying", e)
-        self._running = True
-        self._thread = threading.Thread(target=self._housekeeping, name="audio housekeeping", daemon=True)
-        self._thread.start()
+        self._housekeeper.start()
 
     def stop(self) -> None:
-        self._running = False
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._housekeeper.stop()
         self.keeper.close()
         self.taps.stop()
         if self.host is not None:
@@ -136,16 +130,11 @@ class AudioEngine:
     # -- housekeeping thread --------------------------------------------------------------------------------
 
     def _housekeeping(self) -> None:
-        while self._running:
-            now = time.monotonic()
-            try:
-                self.board.tick()
-                self.host.check(now)
-                self.keeper.check(now)
-                self._report()
-            except Exception:  # keep housekeeping alive whatever one step does
-                log.exception("audio housekeeping")
-            time.sleep(HOUSEKEEPING_SECONDS)
+        now = time.monotonic()
+        self.board.tick()
+        self.host.check(now)
+        self.keeper.check(now)
+        self._report()
 
     def _report(self) -> None:
         starved, dropped, errors = self.mixer.starved, self.taps.dropped, self.errors

@@ -6,11 +6,10 @@ counted, and the next one still carries its true frame index, so a listener can 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 
 import numpy as np
 
+from engine.audio.ticker import Ticker
 from engine.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -26,8 +25,7 @@ class Taps:
         self.lengths = np.zeros(blocks, np.int64)
         self.written = self.read = 0
         self.dropped = 0
-        self._thread = None
-        self._running = False
+        self._ticker = Ticker("audio taps", self.drain_once, POLL_SECONDS)
         self._errors = RateLimitedLog(log)
 
     def add(self, fn) -> None:
@@ -47,15 +45,10 @@ class Taps:
         self.written += 1
 
     def start(self) -> None:
-        self._running = True
-        self._thread = threading.Thread(target=self._drain, name="audio taps", daemon=True)
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self) -> None:
-        self._running = False
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._ticker.stop()
         self.drain_once()
 
     def drain_once(self) -> None:
@@ -69,8 +62,3 @@ class Taps:
                     fn(block, start)
                 except Exception as e:  # a broken listener must not stop the sound or the others
                     self._errors.warning("audio tap %s failed: %s", getattr(fn, "__name__", fn), e)
-
-    def _drain(self) -> None:
-        while self._running:
-            self.drain_once()
-            time.sleep(POLL_SECONDS)
