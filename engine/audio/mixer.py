@@ -109,7 +109,10 @@ class Mixer:
             excess, bent = self._excess[:frames], self._bent[:frames]
         feeds, target = self.feeds, self.target
         for slot in self.active:
-            ready = feeds[slot].available()
+            feed = feeds[slot]
+            if feed is None:
+                continue  # closed while this block began
+            ready = feed.available()
             if ready <= self.low_water:  # its last low_water frames play with the supply sliding to 0
                 if target[SUPPLY, slot] == 1.0 and target[FADE, slot] > 0.0:
                     self.starved += 1  # it was playing and is running dry
@@ -126,6 +129,8 @@ class Mixer:
         out.fill(0.0)
         for slot in self.active:
             feed = feeds[slot]
+            if feed is None:
+                continue
             # Python floats: a numpy float64 scalar against float32 arrays makes numpy allocate a cast buffer.
             start, end = float(self._gain_start[slot]), float(self._gain_end[slot])
             if feed.available() < frames:

@@ -65,7 +65,10 @@ class Rings:
 
     def close(self) -> None:
         self.header = self.data = None
-        self.shm.close()
+        try:
+            self.shm.close()
+        except BufferError:  # a feed still holds a view: the mapping goes when that does
+            pass
         if self.owner:
             self.shm.unlink()
 

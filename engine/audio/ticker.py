@@ -6,6 +6,8 @@ import logging
 import threading
 import time
 
+from engine.logs import RateLimitedLog
+
 log = logging.getLogger(__name__)
 
 
@@ -14,6 +16,7 @@ class Ticker:
         self.name, self.fn, self.interval = name, fn, interval
         self._running = False
         self._thread: threading.Thread | None = None
+        self._errors = RateLimitedLog(log)
 
     def start(self) -> None:
         self._running = True
@@ -30,6 +33,6 @@ class Ticker:
         while self._running:
             try:
                 self.fn()
-            except Exception:  # keep ticking whatever one call does
-                log.exception("%s", self.name)
+            except Exception as e:  # keep ticking whatever one call does; a repeating fault logs rarely
+                self._errors.warning("%s: %s: %s", self.name, type(e).__name__, e)
             time.sleep(self.interval)
