@@ -227,7 +227,7 @@ class Owls(EventVoice):
             contour = self.hz(self.base * r.uniform(0.97, 1.03)) * (1 + 0.06 * np.sin(np.pi * u) - 0.08 * u)
             parts.append(self._tone(contour, (1.0, 0.15, 0.04)) * swell(len(t), 0.3))
             parts.append(np.zeros(self.seconds(r.uniform(0.25, 0.45)), np.float32))
-        return normalise(np.concatenate(parts), r.uniform(0.4, 0.55)), self._position()
+        return normalise(np.concatenate(parts), r.uniform(0.5, 0.65)), self._position()
 
 
 class Geckos(EventVoice):
@@ -246,7 +246,7 @@ class Geckos(EventVoice):
             contour = low * (high / low) ** u  # exponential sweep upwards
             parts.append(self._tone(contour, (1.0, 0.25)) * swell(len(t), 0.15))
             parts.append(np.zeros(self.seconds(0.1 + 0.015 * i), np.float32))
-        return normalise(np.concatenate(parts), r.uniform(0.3, 0.45)), self._position()
+        return normalise(np.concatenate(parts), r.uniform(0.45, 0.6)), self._position()
 
 
 class Frogs(EventVoice):
@@ -284,7 +284,7 @@ class Frogs(EventVoice):
         weights = tuple(np.exp(-((k * f0[0] - formant) / formant) ** 2) for k in range(1, 10))
         pulses = (0.5 + 0.5 * np.sin(2 * np.pi * f["pulse"] * t)) ** 2
         sound = self._tone(f0, weights) * pulses * swell(len(t), 0.08)
-        return normalise(sound, self.rng.uniform(0.35, 0.5)), f["position"]
+        return normalise(sound, self.rng.uniform(0.5, 0.65)), f["position"]
 
 
 class Butterflies(EventVoice):
@@ -302,7 +302,7 @@ class Butterflies(EventVoice):
         t = self._time(r.uniform(0.3, self.longest_s))
         flaps = (0.5 - 0.5 * np.cos(2 * np.pi * r.uniform(12, 22) * self.pitch ** 0.5 * t)) ** 4
         sound = signal.lfilter(*self.air, r.standard_normal(len(t))) * flaps * hann(len(t))
-        return normalise(sound, r.uniform(0.12, 0.25)), self._position()
+        return normalise(sound, r.uniform(0.18, 0.28)), self._position()
 
 
 VOICES: dict[str, type[Voice]] = {"rustle": Rustle, "birds": Birds, "owls": Owls, "geckos": Geckos,
