@@ -1,8 +1,8 @@
 """The training loop: in-memory data, device-side augmentation, EMA, atomic checkpoints, periodic export.
 
-All randomness of a step (which images, crops, flips, noise, timesteps) comes from generators seeded from
-(seed, epoch) or (seed, step, process), never from global RNG state, so a resumed run repeats the
-uninterrupted one bit for bit.
+All randomness of a step comes from training.batches (seeded by seed, epoch, step and process, never global
+RNG state), and the checkpoint holds the rest (weights, optimizer, LR schedule, EMA), so a resumed run
+repeats the uninterrupted one bit for bit.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from engine.errors import UserError
 from training import checkpoint
-from training.data import augment, load_images
+from training.batches import WEIGHTS, Batches, derive_seed
+from training.data import load_images
 from training.export import export
 from training.preview import preview_grid
 from training.presets import check_resolution, get_preset, make_unet
@@ -32,20 +31,6 @@ from training.presets import check_resolution, get_preset, make_unet
 log = logging.getLogger(__name__)
 
 LOG_FILE = "train_log.jsonl"
-# Settings that must match to resume a run: they decide the data order and the model's shape.
-RESUME_KEYS = ("preset", "resolution", "batch", "seed", "processes", "images")
-
-
-def derive_seed(*parts: int) -> int:
-    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
-def epoch_order(seed: int, epoch: int, n_images: int, length: int):
-    """The image order of an epoch, repeated to `length` when the set is smaller than a batch."""
-    import torch
-
-    order = torch.randperm(n_images, generator=torch.Generator().manual_seed(derive_seed(seed, 1, epoch)))
-    return order.repeat(math.ceil(length / n_images))[:length]
 
 
 def warmup_steps(total_steps: int) -> int:
@@ -156,15 +141,17 @@ def train(args) -> int:
                  len(images.skipped), images.pixels.shape[-1])
     stored = images.pixels.to(device)
 
-    torch.manual_seed(derive_seed(args.seed, 0))  # the initial weights
+    torch.manual_seed(derive_seed(args.seed, WEIGHTS))  # the initial weights
     unet = make_unet(args.preset, resolution).to(device, memory_format=torch.channels_last)
     noise_scheduler = DDPMScheduler(num_train_timesteps=1000)
     cuda = device.type == "cuda"
     optimizer = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=args.weight_decay,
                                   fused=cuda, foreach=not cuda)
-    processes, rank = accelerator.num_processes, accelerator.process_index
-    global_batch = args.batch * processes
-    steps_per_epoch = math.ceil(len(images) / global_batch)
+    processes = accelerator.num_processes
+    batches = Batches(stored, resolution=resolution, batch=args.batch, processes=processes,
+                      rank=accelerator.process_index, seed=args.seed,
+                      timesteps=noise_scheduler.config.num_train_timesteps, flip=not args.no_flip)
+    global_batch, steps_per_epoch = batches.global_batch, batches.steps_per_epoch
     total_steps = args.epochs * steps_per_epoch
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
@@ -178,6 +165,7 @@ def train(args) -> int:
     unet, optimizer = accelerator.prepare(unet, optimizer)
     accelerator.register_for_checkpointing(lr_scheduler, ema)
 
+    # Settings that must match to resume a run: they decide the data order and the model's shape.
     run_facts = {"preset": args.preset, "resolution": resolution, "batch": args.batch, "seed": args.seed,
                  "processes": processes, "images": len(images)}
     step, wall_before = 0, 0.0
@@ -249,7 +237,6 @@ def train(args) -> int:
     bar = tqdm(total=total_steps, initial=step, disable=not main, unit="step", dynamic_ncols=True,
                mininterval=1.0 if sys.stderr.isatty() else 30.0)
     stop = StopFlag()
-    order, order_epoch = None, -1
     loss_sum, loss_count = torch.zeros((), device=device), 0
     window_start, window_step = time.monotonic(), step
     time_limit_s = args.time_limit * 60 if args.time_limit else math.inf
@@ -257,17 +244,8 @@ def train(args) -> int:
     try:
         while step < total_steps:
             t0 = time.monotonic()
-            epoch, in_epoch = divmod(step, steps_per_epoch)
-            if epoch != order_epoch:
-                order, order_epoch = epoch_order(args.seed, epoch, len(images), steps_per_epoch * global_batch), epoch
-            start = in_epoch * global_batch + rank * args.batch
-            cpu_gen = torch.Generator().manual_seed(derive_seed(args.seed, 2, step, rank))
-            x0 = augment(stored, order[start:start + args.batch], resolution, cpu_gen, flip=not args.no_flip)
-            x0 = x0.contiguous(memory_format=torch.channels_last)
-            noise = torch.randn(x0.shape, generator=cpu_gen).to(device, memory_format=torch.channels_last)
-            timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (x0.shape[0],),
-                                      generator=cpu_gen).to(device)
-            noisy = noise_scheduler.add_noise(x0, noise, timesteps)
+            clean, noise, timesteps = batches(step)
+            noisy = noise_scheduler.add_noise(clean, noise, timesteps)
             t1 = time.monotonic()
             with accelerator.autocast():
                 prediction = unet(noisy, timesteps).sample

@@ -1,0 +1,58 @@
+"""What each training step sees: a pure function of (seed, step, process), so runs repeat and resume exactly.
+
+The image order of epoch e comes from a generator seeded with (seed, e); the crops, flips, noise and
+timesteps of step s on process r from (seed, s, r). Nothing draws from global RNG state.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from training.data import augment
+
+ORDER, STEP, WEIGHTS = 1, 2, 0  # streams, so the seeds of different uses never collide
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed mixed from integers (NumPy's SeedSequence), the same on every machine."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+class Batches:
+    def __init__(self, stored, *, resolution: int, batch: int, processes: int, rank: int, seed: int,
+                 timesteps: int, flip: bool = True):
+        self.stored, self.resolution, self.batch, self.rank, self.seed = stored, resolution, batch, rank, seed
+        self.timesteps, self.flip = timesteps, flip
+        self.global_batch = batch * processes
+        self.steps_per_epoch = math.ceil(len(stored) / self.global_batch)
+        self._order, self._order_epoch = None, -1
+
+    def epoch_order(self, epoch: int):
+        """Image indices of an epoch, repeated to fill its last step when the set is not a whole number of batches."""
+        import torch
+
+        n, length = len(self.stored), self.steps_per_epoch * self.global_batch
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(self.seed, ORDER, epoch)))
+        return order.repeat(math.ceil(length / n))[:length]
+
+    def indices(self, step: int):
+        """This process's slice of the global batch of `step`."""
+        epoch, in_epoch = divmod(step, self.steps_per_epoch)
+        if epoch != self._order_epoch:
+            self._order, self._order_epoch = self.epoch_order(epoch), epoch
+        start = in_epoch * self.global_batch + self.rank * self.batch
+        return self._order[start:start + self.batch]
+
+    def __call__(self, step: int):
+        """(clean images, noise, timesteps) for `step`, on the device of the stored images, channels_last."""
+        import torch
+
+        device = self.stored.device
+        generator = torch.Generator().manual_seed(derive_seed(self.seed, STEP, step, self.rank))
+        clean = augment(self.stored, self.indices(step), self.resolution, generator, flip=self.flip)
+        clean = clean.contiguous(memory_format=torch.channels_last)
+        noise = torch.randn(clean.shape, generator=generator).to(device, memory_format=torch.channels_last)
+        timesteps = torch.randint(0, self.timesteps, (clean.shape[0],), generator=generator).to(device)
+        return clean, noise, timesteps
