@@ -244,3 +244,22 @@ def test_a_controller_that_cannot_start_leaves_nothing_running(tmp_path):
             s.bind(("127.0.0.1", config.osc.port))  # the OSC server that had started is gone again
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", config.oscquery.port))
+
+
+def test_address_patterns_reach_every_matching_address(setup):
+    config, show, controllers, client = setup
+    client.send("/audio/layer/*/mute", 1)  # mute every layer of the scene
+    layers = show.scene.sound.layers
+    assert wait_for(lambda: all(show.values()[f"/audio/layer/{n}/mute"] for n in layers))
+    client.send("/visual/{black,drift}", 0.5)
+    assert wait_for(lambda: show.values()["/visual/drift"] == 0.5 and show.values()["/visual/black"] == 0.5)
+    client.send("/audio/layer/[!b]*/gain", 0.25)  # all but birds
+    assert wait_for(lambda: show.values()["/audio/layer/owl/gain"] == 0.25)
+    assert show.values()["/audio/layer/birds/gain"] != 0.25
+    client.send("/*/*")  # would match /show/quit, /record/start...: a pattern never fires actions
+    client.send("/nothing/*", 1)
+    client.send("/visual/*", "words")  # matches, but fits none of them
+    assert wait_for(lambda: controllers.osc.stats["dropped_unknown"] == 1 and
+                    controllers.osc.stats["dropped_bad_args"] == 2)
+    assert controllers.osc.stats["forwarded"] == len(layers) + 2 + len(layers) - 1
+    assert not show.quit_requested and show.stats["rejected"] == 0

@@ -18,6 +18,7 @@ import logging
 import socket
 import struct
 import threading
+import warnings
 from collections import OrderedDict
 from typing import Any
 
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 
 MAX_CLIENTS = 16           # controllers remembered for feedback (the most recent ones)
 RECEIVE_BUFFER = 4 << 20   # bytes the kernel may queue for us: a burst waits there, not on the floor
-KNOWN_TAGS = set("ihfdsbrmtTFN[]")  # the type tags python-osc decodes
+KNOWN_TAGS = set("ihfdsbrmtTFN[]")
+PATTERN_CHARACTERS = set("*?[]{}")  # OSC address pattern syntax  # the type tags python-osc decodes
 STAT_KEYS = ("received", "forwarded", "dropped_unknown", "dropped_bad_args", "dropped_malformed",
              "dropped_not_allowed", "handler_errors", "feedback_sent", "feedback_errors")
 
@@ -147,20 +149,32 @@ class OscServer:
 
     def _on_message(self, client_address: tuple, address: str, *args: Any) -> None:
         self.stats["received"] += 1
-        control = self.show.controls().get(address)
-        if control is None:
+        controls = self.show.controls()
+        if PATTERN_CHARACTERS.intersection(address):
+            # A pattern sets values; it never fires an action or a command (/show/quit, /record/start,
+            # /scene/load...): '/*/*' must not end the show. Those are named exactly.
+            targets = [a for a in _matching(address, controls) if controls[a].access == "rw"]
+        else:
+            targets = [address] if address in controls else []
+        if not targets:
             self.count("dropped_unknown", "OSC %s from %s dropped: unknown address (see docs/control.md)",
                        address[:80], client_address[0])
             return
-        try:
-            coerce(control, args)
-        except CommandError as e:
-            self.count("dropped_bad_args", "OSC from %s dropped: %s", client_address[0], str(e)[:200])
+        accepted, problems = [], []
+        for target in targets:  # a pattern applies where the arguments fit (/record/* 1 skips /record/active)
+            try:
+                coerce(controls[target], args)
+                accepted.append(target)
+            except CommandError as e:
+                problems.append(str(e))
+        if not accepted:
+            self.count("dropped_bad_args", "OSC from %s dropped: %s", client_address[0], problems[0][:200])
             return
         sender = (client_address[0], client_address[1])
         self._remember(sender)
-        self.show.submit(Command(address, args, source=f"osc {sender[0]}:{sender[1]}"))
-        self.stats["forwarded"] += 1
+        for target in accepted:
+            self.show.submit(Command(target, args, source=f"osc {sender[0]}:{sender[1]}"))
+            self.stats["forwarded"] += 1
 
     def _remember(self, sender: tuple[str, int]) -> None:
         target = (self.settings.feedback_host or sender[0], self.settings.feedback_port or sender[1])
@@ -196,6 +210,16 @@ class OscServer:
             targets = list(self._clients)
         if targets:
             self._loop.call_soon_threadsafe(self._send, targets, address, value)
+
+
+def _matching(pattern: str, addresses) -> list[str]:
+    """The addresses an OSC address pattern (*, ?, [a-z], {a,b}) matches, by python-osc's own matching."""
+    table = Dispatcher()
+    for address in addresses:
+        table.map(address, None, address)  # the handler's fixed argument carries the address back
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # re's note on '[[' in a sender's pattern
+        return [handler.args[0] for handler in table.handlers_for_address(pattern)]
 
 
 def _well_formed(message) -> bool:
