@@ -75,3 +75,15 @@ def test_a_killed_worker_comes_back_and_splices_onto_the_old_sound(host):
         if fds is None:
             fds = open_fds()
     assert open_fds() == fds                         # no pipe or handle left behind per restart
+
+
+def test_a_hung_worker_is_killed_and_restarted(host, monkeypatch):
+    from engine.audio import worker
+
+    monkeypatch.setattr(worker, "HUNG_SECONDS", 0.5)
+    feed = host.start(0, 1, "leaves", LayerSettings(source="rustle"), seed=1)
+    assert wait_for(lambda: feed.available() >= AHEAD, host)
+    os.kill(host.pid, signal.SIGSTOP)                  # alive, but does nothing
+    assert wait_for(lambda: host.restarts == 1, host, seconds=20)
+    feed.skip(8192)
+    assert wait_for(lambda: feed.available() >= AHEAD, host)

@@ -1,7 +1,7 @@
 """Shared-memory rings of stereo sound: the soundscape worker writes ahead, the audio callback reads.
 
-One shared-memory block holds `slots` rings of `capacity` frames (float32, stereo) and a small header
-per slot: [written, read, epoch] as int64 frame counters that only grow. Each ring has one writer
+One shared-memory block holds `slots` rings of `capacity` frames (float32, stereo), a small header
+per slot: [written, read, epoch] as int64 frame counters that only grow, and the worker's heartbeat. Each ring has one writer
 (the worker) and one reader (the mixer), so no lock is needed: the writer fills frames, then publishes
 them by raising `written`; the reader copies, then raises `read`. An aligned int64 store is atomic on the
 machines we run on, and the worker never writes over frames the reader has not passed.
@@ -25,7 +25,7 @@ class Rings:
     def __init__(self, slots: int, capacity: int, name: str | None = None):
         """Create the rings (name=None) or attach to the worker's view of existing ones (name given)."""
         self.slots, self.capacity = slots, capacity
-        header_bytes = slots * HEADER * 8
+        header_bytes = (slots * HEADER + 1) * 8  # + the worker's heartbeat
         size = header_bytes + slots * capacity * 2 * 4
         self.owner = name is None
         if self.owner:
@@ -36,9 +36,11 @@ class Rings:
             self.shm = shared_memory.SharedMemory(name=name)
         self.name = self.shm.name
         self.header = np.ndarray((slots, HEADER), np.int64, self.shm.buf, 0)
+        self.heartbeat = np.ndarray((1,), np.int64, self.shm.buf, slots * HEADER * 8)  # the worker counts up
         self.data = np.ndarray((slots, capacity, 2), np.float32, self.shm.buf, header_bytes)
         if self.owner:
             self.header.fill(0)
+            self.heartbeat.fill(0)
 
     def ahead(self, slot: int) -> int:
         """Frames written and not yet read."""
@@ -64,7 +66,7 @@ class Rings:
         return self.data[slot, index]
 
     def close(self) -> None:
-        self.header = self.data = None
+        self.header = self.data = self.heartbeat = None
         try:
             self.shm.close()
         except BufferError:  # a feed still holds a view: the mapping goes when that does

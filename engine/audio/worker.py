@@ -26,6 +26,7 @@ CHUNK = 2048         # frames rendered per voice per pass: keeps every layer top
 SPLICE = 4096        # frames of crossfade from a dead worker's sound into the new worker's
 SAFETY = 4096        # frames the splice stays clear of the reader
 IDLE_SLEEP = 0.005
+HUNG_SECONDS = 5.0   # a worker alive but without a heartbeat this long is killed (and so restarted)
 
 
 class PipeLog(logging.Handler):
@@ -57,6 +58,7 @@ def main(rings_name: str, slots: int, capacity: int, samplerate: int, ahead: int
                 if message is None:
                     return
                 follow(message, voices, rings, samplerate)
+            rings.heartbeat[0] += 1
             if not fill(voices, rings, ahead):
                 time.sleep(IDLE_SLEEP)
     except (EOFError, OSError, KeyboardInterrupt):
@@ -125,6 +127,7 @@ class WorkerHost:
         self.conn = None
         self.supervisor = Supervisor("soundscape", self._launch, min_delay=0.25, max_delay=10.0,
                                      stable_after=30.0)
+        self._beat = (-1, 0.0)  # (heartbeat, when it was first seen)
 
     def start(self, slot: int, epoch: int, name: str, layer, seed: int):
         from engine.audio.ring import RingFeed
@@ -146,8 +149,10 @@ class WorkerHost:
         self.supervisor.launch(time.monotonic())
 
     def check(self, now: float) -> None:
-        """Restart a dead worker (with back-off), pass on its log lines, send it a changed plan."""
+        """Restart a dead worker (with back-off), kill a hung one, pass on its log lines, send it a
+        changed plan."""
         self.supervisor.check(now)
+        self._watch_heartbeat(now)
         if self.conn is None:
             return
         try:
@@ -159,6 +164,18 @@ class WorkerHost:
                 self.conn.send(self.plan.copy())
         except (EOFError, OSError, ValueError):
             pass  # it died; the supervisor restarts it and the new one gets the plan
+
+    def _watch_heartbeat(self, now: float) -> None:
+        beat = int(self.rings.heartbeat[0])
+        if beat != self._beat[0]:
+            self._beat = (beat, now)
+            return
+        process = self.supervisor.process
+        if process is not None and process.is_alive() and now - self._beat[1] > HUNG_SECONDS:
+            logging.getLogger(__name__).warning("soundscape worker: no heartbeat for %.0f s; killing it",
+                                                now - self._beat[1])
+            process.kill()
+            self._beat = (beat, now)
 
     @property
     def restarts(self) -> int:
@@ -194,6 +211,7 @@ class WorkerHost:
         theirs.close()
         self._close_conn()
         self.conn, self.dirty = ours, True
+        self._beat = (-1, 0.0)  # the new worker's heartbeat is timed from its start
         return process
 
     def _close_conn(self) -> None:
