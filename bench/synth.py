@@ -52,8 +52,10 @@ def stream(seconds: float, block: int = 512) -> dict:
         if i % minute == 0:
             per_minute.append(rss_mib())
     wall = time.perf_counter() - start_wall
+    ten = max(1, min(10, len(per_minute) // 2))
     return dict(audio_s=seconds, wall_s=wall, before=before, first_minute=per_minute[0], end=per_minute[-1],
-                max=max(per_minute), min_after_first=min(per_minute[1:] or per_minute), samples=len(per_minute))
+                max=max(per_minute), min_after_first=min(per_minute[1:] or per_minute), samples=len(per_minute),
+                ten=ten, first_ten=statistics.mean(per_minute[:ten]), last_ten=statistics.mean(per_minute[-ten:]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
           f"on a shared machine); RSS before streaming {result['before']:.1f} MiB; sampled after each of "
           f"{result['samples']} minutes of audio: after the first {result['first_minute']:.1f} MiB, "
           f"at the end {result['end']:.1f} MiB, max {result['max']:.1f} MiB, "
-          f"min after the first {result['min_after_first']:.1f} MiB")
+          f"min after the first {result['min_after_first']:.1f} MiB; mean of the first {result['ten']} minutes "
+          f"{result['first_ten']:.1f} MiB, of the last {result['ten']} {result['last_ten']:.1f} MiB")
     return 0
 
 

@@ -46,6 +46,8 @@ def test_scene_layers_loop_and_rate(tmp_path):
     (["--seconds", "0"], "--seconds: expected more than 0, found 0"),
     (["--seconds", "-3"], "--seconds: expected more than 0"),
     (["--n", "0"], "--n: expected at least 1"),
+    (["--loop", "--seconds", "2"], "--crossfade: expected more than 0 and at most a third of --seconds"),
+    (["--loop", "--crossfade", "0"], "--crossfade: expected more than 0"),
     (["--rate", "fast"], "--rate: expected a sample rate"),
     (["--rate", "model"], "'model' needs --backend stable-audio"),
     (["--scene", "../config"], "--scene: scene '../config'"),

@@ -78,6 +78,15 @@ def test_density_changes_between_blocks_and_zero_falls_silent():
     assert np.abs(voice.render(20 * RATE)).max() > 0.1
 
 
+@pytest.mark.parametrize("source", SYNTH_VOICES)
+def test_wild_density_values_are_clamped_or_ignored_never_break_the_sound(source):
+    voice = make_voice(LayerSettings(source=source, density=2.0), RATE, 0)
+    for value in (float("nan"), float("inf"), -5.0, 1e9):
+        voice.density = value
+        assert np.isfinite(voice.render(RATE)).all()
+    assert voice.density == 10.0  # nan and inf ignored, -5 clamped to 0, 1e9 to 10
+
+
 def test_more_density_means_more_events():
     sparse = render("birds", 30, density=0.5, distance=0.0)
     dense = render("birds", 30, density=4.0, distance=0.0)

@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--seconds: expected more than 0, found {args.seconds:g}")
     if args.n < 1:
         raise UserError(f"--n: expected at least 1, found {args.n}")
+    if args.loop and not 0 < 3 * args.crossfade <= args.seconds:
+        raise UserError(f"--crossfade: expected more than 0 and at most a third of --seconds for --loop, "
+                        f"found {args.crossfade:g} with --seconds {args.seconds:g}")
     out = writable_folder(Path(args.out))
     if args.backend == "synth":
         rate = engine_rate(args, model_rate=None)

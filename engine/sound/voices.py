@@ -38,6 +38,18 @@ class Voice:
         self.distance = Distance(layer.distance, samplerate, self.chunk)
         self._left = np.zeros((0, 2), np.float32)
 
+    @property
+    def density(self) -> float:
+        return self._density
+
+    @density.setter
+    def density(self, value: float) -> None:
+        # Set live from OSC/MIDI: clamp to the scene's range and keep the last good value for NaN or inf,
+        # so nothing a performer sends can make the voice go wrong.
+        value = float(value)
+        if np.isfinite(value):
+            self._density = min(max(value, 0.0), 10.0)
+
     def render(self, frames: int) -> np.ndarray:
         if frames <= len(self._left):  # the live case: a small block out of the current chunk
             out, self._left = self._left[:frames].copy(), self._left[frames:]
