@@ -168,7 +168,7 @@ def test_feedback_goes_to_the_configured_address(tmp_path):
     listener.bind(("127.0.0.1", 0))
     listener.settimeout(2)
     config = control_config(tmp_path, oscquery={"enabled": False},
-                            osc={"feedback_host": "127.0.0.1", "feedback_port": listener.getsockname()[1]})
+                            osc={"feedback_host": "localhost", "feedback_port": listener.getsockname()[1]})
     with running_show(config) as show:
         controllers = start_controllers(config, show)
         try:
@@ -207,6 +207,9 @@ def test_bad_settings_and_a_taken_port_are_clear_errors(tmp_path):
     with running_show(config) as show:
         with pytest.raises(UserError, match=r"osc.allow\[0\].*not-a-net"):
             start_controllers(config, show)
+        bad_host = control_config(tmp_path, osc={"feedback_host": "no such host.invalid", "feedback_port": 9})
+        with pytest.raises(UserError, match="osc.feedback_host"):
+            start_controllers(bad_host, show)
     taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     taken.bind(("127.0.0.1", free_port()))
     config = control_config(tmp_path, oscquery={"enabled": False}, osc={"port": taken.getsockname()[1]})

@@ -87,10 +87,12 @@ class OscServer:
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
         self.address: tuple[str, int] | None = None  # where we listen, once started
         self._allow = _networks(settings.allow)
+        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET  # what our socket can send to
+        self._feedback_host = _resolve(settings.feedback_host, family) if settings.feedback_host else ""
         self._clients: OrderedDict[tuple[str, int], None] = OrderedDict()  # feedback targets, oldest first
         self._clients_lock = threading.Lock()
         if settings.feedback_host and settings.feedback_port:
-            self._clients[(settings.feedback_host, settings.feedback_port)] = None
+            self._clients[(self._feedback_host, settings.feedback_port)] = None
         self._logs: dict[str, RateLimitedLog] = {}
         self._dispatcher = _ShowDispatcher(self)
         self._dispatcher.set_default_handler(self._on_message, needs_reply_address=True)
@@ -177,7 +179,7 @@ class OscServer:
             self.stats["forwarded"] += 1
 
     def _remember(self, sender: tuple[str, int]) -> None:
-        target = (self.settings.feedback_host or sender[0], self.settings.feedback_port or sender[1])
+        target = (self._feedback_host or sender[0], self.settings.feedback_port or sender[1])
         with self._clients_lock:
             self._clients[target] = None
             self._clients.move_to_end(target)
@@ -247,6 +249,15 @@ class _QuietPythonOsc(logging.Filter):
 
 
 _QUIET_PYTHON_OSC = _QuietPythonOsc()
+
+
+def _resolve(host: str, family: int) -> str:
+    """A feedback host name turned into an address once, at start (not a DNS lookup per message)."""
+    try:
+        return socket.getaddrinfo(host, None, family=family, type=socket.SOCK_DGRAM)[0][4][0]
+    except (OSError, UnicodeError) as e:
+        raise UserError(f"osc.feedback_host: expected a host name or address that resolves, found {host!r} "
+                        f"({e})") from None
 
 
 def _networks(allow: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
