@@ -5,9 +5,10 @@
 1. Latency: a sender thread sends /visual/black (a new value each time, at random moments, --messages in
    all) over UDP on loopback to the real OSC server; the main thread runs frames like engine.perform's live
    loop: show.update(now), engine.render.Renderer draws a 1280x720 frame with the show's black level,
-   display.flip() (SDL's dummy video driver), pygame's Clock.tick(--fps). Per message: send -> handed to the Show (the OSC thread's part), send ->
-   applied (the frame's update), send -> drawn (that frame's draw finished; the centre pixel is checked to
-   carry the new level). Goal: p99 of send -> drawn <= one frame + 2 ms.
+   display.flip() (SDL's dummy video driver), pygame's Clock.tick(--fps). Per message: send -> handed to the
+   Show (the OSC thread's part), send -> applied (the frame's update), send -> drawn (that frame's draw and
+   flip finished; the centre pixel is checked to carry the new level). Goal: p99 of send -> drawn <= one
+   frame + 2 ms.
 2. Bursts: --burst messages (/sampler/seed 0..N-1) sent back to back, --repeats times: how many the Show
    applied, and how many feedback messages came back to the sender. Side by side, the same bursts into
    python-osc's ThreadingOSCUDPServer (a thread per datagram), counted where it hands them to the Show.

@@ -39,7 +39,8 @@ def test_a_cc_scales_over_the_controls_range():
 
 def test_switches_actions_and_choices():
     mapping = midi.MidiMap([MidiMapping(address="/visual/freeze", cc=1), MidiMapping(address="/visual/next", cc=2),
-                            MidiMapping(address="/sampler/scheduler", cc=3), MidiMapping(address="/visual/next", note=36),
+                            MidiMapping(address="/sampler/scheduler", cc=3),
+                            MidiMapping(address="/visual/next", note=36),
                             MidiMapping(address="/visual/freeze", note=37),
                             MidiMapping(address="/sampler/scheduler", note=38)])
     switch = [mapping.command_for(cc(1, v), CONTROLS, {}) for v in (0, 10, 100, 127, 20)]

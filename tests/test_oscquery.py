@@ -92,7 +92,8 @@ def test_unknown_paths_and_attributes_and_junk_are_answered_and_never_fatal(serv
     assert get(config, "/audio/master/deeper")[0] == 404
     assert get(config, "/audio/master?NONSENSE")[0] == 400
     assert get(config, "/scene/next?VALUE") == (204, None)  # an action has no value
-    for junk in (b"\x00\xff garbage\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", b"POST / HTTP/1.1\r\n\r\n"):
+    junks = (b"\x00\xff garbage\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", b"POST / HTTP/1.1\r\n\r\n")
+    for junk in junks:
         with socket.create_connection(("127.0.0.1", config.oscquery.port), timeout=5) as s:
             s.sendall(junk)
             answer = b"".join(iter(lambda: s.recv(4096), b""))  # the server closes after an error
