@@ -11,7 +11,8 @@
    frame + 2 ms.
 2. Bursts: --burst messages (/sampler/seed 0..N-1) sent back to back, --repeats times: how many the Show
    applied, and how many feedback messages came back to the sender. Side by side, the same bursts into
-   python-osc's ThreadingOSCUDPServer (a thread per datagram), counted where it hands them to the Show.
+   python-osc's ThreadingOSCUDPServer (a thread per datagram), counted where it hands them to the Show; and
+   a burst of MIDI CCs from an rtmidi virtual port on JACK into the MIDI controller (when JACK runs).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
 import random  # noqa: E402
 import socket  # noqa: E402
@@ -38,7 +40,7 @@ from pythonosc.dispatcher import Dispatcher  # noqa: E402
 from pythonosc.osc_message_builder import build_msg  # noqa: E402
 from pythonosc.osc_server import ThreadingOSCUDPServer  # noqa: E402
 
-from engine.config import load_config  # noqa: E402
+from engine.config import MidiMapping, load_config  # noqa: E402
 from engine.control import start_controllers  # noqa: E402
 from engine.controls import Command  # noqa: E402
 from engine.show import Show  # noqa: E402
@@ -144,11 +146,13 @@ def latency(config, messages: int, fps: int, seed: int) -> dict:
                 interval_p50=1000 * percentile(intervals, 50), interval_p99=1000 * percentile(intervals, 99))
 
 
-def burst_ours(config, count: int) -> tuple[int, int]:
-    """(applied, feedback received) for one burst into the real server and Show (frames at 60 fps)."""
+@contextlib.contextmanager
+def show_with_frames(config, address: str, source: str):
+    """A Show with the controllers config enables and a 60 fps frame thread; yields the values applied to
+    `address` from controllers whose source starts with `source`."""
     show = Show(config, scene="dawn")
     applied = []
-    show.add_listener(lambda a, v, s: applied.append(v) if a == "/sampler/seed" and s.startswith("osc") else None)
+    show.add_listener(lambda a, v, s: applied.append(v) if a == address and s.startswith(source) else None)
     controllers = start_controllers(config, show)
     stop = threading.Event()
 
@@ -159,28 +163,61 @@ def burst_ours(config, count: int) -> tuple[int, int]:
 
     loop = threading.Thread(target=frames)
     loop.start()
-    feedback = 0
     try:
+        yield applied
+    finally:
+        stop.set()
+        loop.join()
+        controllers.stop()
+
+
+def wait_until(done, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not done():
+        time.sleep(0.01)
+
+
+def burst_ours(config, count: int) -> tuple[int, int]:
+    """(applied, feedback received) for one burst into the real server and Show."""
+    feedback = 0
+    with show_with_frames(config, "/sampler/seed", "osc") as applied:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
             s.bind(("127.0.0.1", 0))
             for i in range(count):
                 s.sendto(build_msg("/sampler/seed", [i]).dgram, ("127.0.0.1", config.osc.port))
-            deadline = time.monotonic() + 5
             s.settimeout(0.5)
-            while time.monotonic() < deadline and feedback < count:
+            while feedback < count:
                 try:
                     s.recvfrom(65536)
                     feedback += 1
                 except socket.timeout:
                     break
-        while time.monotonic() < deadline and len(applied) < count:
-            time.sleep(0.01)
-    finally:
-        stop.set()
-        loop.join()
-        controllers.stop()
+        wait_until(lambda: len(applied) >= count)
     return len(applied), feedback
+
+
+def burst_midi(config, count: int) -> int | None:
+    """Control changes applied for one burst of CCs from a JACK virtual port; None without JACK."""
+    import mido
+
+    backend_name = "mido.backends.rtmidi/UNIX_JACK"
+    try:
+        device = mido.Backend(backend_name, load=True).open_output("bench-control", virtual=True)
+    except Exception:
+        return None
+    config = dataclasses.replace(config, osc=dataclasses.replace(config.osc, enabled=False), midi=dataclasses.replace(
+        config.midi, enabled=True, backend=backend_name, input="bench-control$",
+        map=[MidiMapping(address="/visual/black", cc=20)]))
+    try:
+        with show_with_frames(config, "/visual/black", "midi") as applied:
+            time.sleep(0.2)
+            for i in range(count):
+                device.send(mido.Message("control_change", control=20, value=i % 128))
+            wait_until(lambda: len(applied) >= count)
+            return len(applied)
+    finally:
+        device.close()
 
 
 def burst_threading(count: int) -> int:
@@ -229,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         result = latency(config(), args.messages, args.fps, args.seed)
         ours = [burst_ours(config(), args.burst) for _ in range(args.repeats)]
         theirs = [burst_threading(args.burst) for _ in range(args.repeats)]
+        midi = [burst_midi(config(), args.burst) for _ in range(args.repeats)]
 
     frame = result["frame_ms"]
     print("\nload average (1 min) at the end: %.1f on %d cores" % (os.getloadavg()[0], os.cpu_count()))
@@ -247,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = [("asyncio (ours): applied by the Show", [args.burst - a for a, _ in ours]),
             ("asyncio (ours): feedback back at the sender", [args.burst - f for _, f in ours]),
             ("python-osc ThreadingOSCUDPServer: handled", [args.burst - n for n in theirs])]
+    if None not in midi:
+        rows.append(("MIDI CCs (rtmidi on JACK): applied", [args.burst - n for n in midi]))
+    else:
+        print("(no JACK server: the MIDI burst row is left out)")
     for label, lost in rows:
         print(f"{label:<44}{statistics.median(lost):>12.0f}{max(lost):>10}")
     return 0
