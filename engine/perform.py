@@ -259,6 +259,8 @@ class Performance:
         self.renderer.draw(target, now, look)
         if show.get("/display/overlay"):
             self.overlay.draw(target, now, self.status_lines())
+        if not self.renderer.busy and self.sampler.ready:
+            self.renderer.prepare(self.sampler.ready[0], target.get_size(), look)
         if self.recording is not None:
             self.recording.frame(target, now)
         if self._last_frame_at is not None and now > self._last_frame_at:

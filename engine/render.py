@@ -21,6 +21,7 @@ from engine.workers.sampler import Postcard
 BACKGROUND = (0, 0, 0)
 CARD_WHITE = (236, 232, 222)   # the postcard frame: warm paper, not screen white
 SHADOW = (0, 0, 0, 110)
+REVEAL_FADE = 0.3   # share of a reveal spent fading the first guess in; the rest sharpens it
 EASINGS = {
     "linear": lambda p: p,
     "smoothstep": lambda p: p * p * (3 - 2 * p),
@@ -90,6 +91,9 @@ class Picture:
     def size(self) -> tuple[int, int]:
         return self.frames[-1].get_size()
 
+    def has_scaled(self, index: int, size: tuple[int, int]) -> bool:
+        return (index, size) in self._scaled
+
     def scaled(self, index: int, size: tuple[int, int]) -> pygame.Surface:
         key = (index, size)
         surface = self._scaled.get(key)
@@ -127,6 +131,7 @@ class Renderer:
         self.drift_span = 10.0   # seconds of one pan sweep (the scene's hold + crossfade)
         self._scratch: pygame.Surface | None = None
         self._shadow: pygame.Surface | None = None
+        self._prepared: Picture | None = None
 
     @property
     def busy(self) -> bool:
@@ -137,8 +142,23 @@ class Renderer:
         """Bring `postcard` in from `now` over `duration` seconds (a running transition completes first)."""
         if self.incoming is not None:
             self._finish()
-        self.incoming = Picture(postcard, now)
+        prepared, self._prepared = self._prepared, None
+        self.incoming = prepared if prepared is not None and prepared.postcard is postcard else Picture(postcard, now)
+        self.incoming.born = now
         self.started, self.duration = now, duration
+
+    def prepare(self, postcard: Postcard, window: tuple[int, int], look: Look) -> None:
+        """Scale the next postcard ahead, one picture per call, in frames with time to spare (while a
+        postcard holds), so the frame a transition starts in does not pay for smoothscale."""
+        if self._prepared is None or self._prepared.postcard is not postcard:
+            self._prepared = Picture(postcard, 0.0)
+        picture = self._prepared
+        last = len(picture.frames) - 1
+        placement = place(picture.size, window, look.frame, look.drift)
+        for index in (range(last + 1) if look.reveal else (last,)):
+            if not picture.has_scaled(index, placement.scaled):
+                picture.scaled(index, placement.scaled)
+                return
 
     def progress(self, now: float) -> float:
         if self.incoming is None:
@@ -146,14 +166,25 @@ class Renderer:
         return 1.0 if self.duration <= 0 else min(1.0, max(0.0, (now - self.started) / self.duration))
 
     def draw(self, target: pygame.Surface, now: float, look: Look) -> None:
-        window = target.get_size()
         if self.incoming is not None and self.progress(now) >= 1.0:
             self._finish()
         target.fill(BACKGROUND)
-        if self.current is not None:
-            self._layer(target, self.current, len(self.current.frames) - 1, now, look, decorate=True)
-        if self.incoming is not None:
-            self._draw_incoming(target, window, now, look)
+        picture, p = self.incoming, self.progress(now)
+        revealing = picture is not None and look.reveal and len(picture.frames) > 1
+        if revealing and p >= REVEAL_FADE:
+            # The guesses cover the old postcard now: each sharpens into the next, up to the finished one.
+            last = len(picture.frames) - 1
+            position = ease(look.easing, (p - REVEAL_FADE) / (1 - REVEAL_FADE)) * last
+            index = min(int(position), last - 1)
+            self._layer(target, picture, index, now, look, decorate=True)
+            self._layer(target, picture, index + 1, now, look, decorate=False, alpha=position - index)
+        else:
+            if self.current is not None:
+                self._layer(target, self.current, len(self.current.frames) - 1, now, look, decorate=True)
+            if picture is not None:
+                # A reveal begins with the sampler's first, blurriest guess fading in.
+                index, fade = (0, p / REVEAL_FADE) if revealing else (len(picture.frames) - 1, p)
+                self._fade_in(target, picture, index, ease(look.easing, fade), now, look)
         if look.black > 0:
             level = round(255 * (1.0 - look.black))
             target.fill((level, level, level), special_flags=pygame.BLEND_MULT)
@@ -164,32 +195,18 @@ class Renderer:
         self.current, self.incoming = self.incoming, None
         self.current.forget_previews()
 
-    def _draw_incoming(self, target: pygame.Surface, window: tuple[int, int], now: float, look: Look) -> None:
-        picture = self.incoming
-        p = self.progress(now)
-        last = len(picture.frames) - 1
-        same_place = (self.current is not None and self.current.size == picture.size)
-        if look.reveal and last > 0:
-            # Out of the sampler's guesses: fade in over the first half while the guesses sharpen into
-            # the finished postcard, each guess crossfading into the next.
-            alpha = ease(look.easing, 2 * p)
-            position = ease(look.easing, p) * last
-            index = min(int(position), last - 1)
-            scratch = self._scratch_for(window)
-            scratch.set_alpha(None)
-            scratch.fill(BACKGROUND)
-            self._layer(scratch, picture, index, now, look, decorate=True)
-            self._layer(scratch, picture, index + 1, now, look, decorate=False, alpha=position - index)
-            self._blend(target, scratch, alpha)
-        elif same_place:
-            # Same footprint as the postcard going out: only the picture itself needs to fade.
-            self._layer(target, picture, last, now, look, decorate=False, alpha=ease(look.easing, p))
-        else:
-            scratch = self._scratch_for(window)
-            scratch.set_alpha(None)
-            scratch.fill(BACKGROUND)
-            self._layer(scratch, picture, last, now, look, decorate=True)
-            self._blend(target, scratch, ease(look.easing, p))
+    def _fade_in(self, target: pygame.Surface, picture: Picture, index: int, alpha: float, now: float,
+                 look: Look) -> None:
+        if self.current is not None and self.current.size == picture.size:
+            # Same footprint as the postcard going out: only the picture itself needs to fade (one blit).
+            self._layer(target, picture, index, now, look, decorate=False, alpha=alpha)
+            return
+        # Different footprints (or out of black): compose the whole new layer, then fade it in.
+        scratch = self._scratch_for(target.get_size())
+        scratch.set_alpha(None)
+        scratch.fill(BACKGROUND)
+        self._layer(scratch, picture, index, now, look, decorate=True)
+        self._blend(target, scratch, alpha)
 
     @staticmethod
     def _blend(target: pygame.Surface, layer: pygame.Surface, alpha: float) -> None:

@@ -130,18 +130,20 @@ def test_black_level_darkens_everything():
     assert pixel(target, (160, 90)) == (0, 0, 0)
 
 
-def test_reveal_shows_the_sampler_guesses_then_the_finished_postcard():
+def test_reveal_fades_in_the_first_guess_then_sharpens_guess_by_guess():
     look = Look(frame="fill", easing="linear", reveal=True)
     target = pygame.Surface((320, 180))
     r = Renderer()
     r.begin(card(1, RED), 0.0, 0.0)
     r.draw(target, 0.0, look)
-    r.begin(card(2, BLUE, previews=[GREEN] * 6), 1.0, 4.0)
-    r.draw(target, 1.0 + 0.25 * 4, look)  # half faded in, the guesses showing
+    guesses = [GREEN, GREEN, (0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0)]
+    r.begin(card(2, BLUE, previews=guesses), 1.0, 10.0)
+    r.draw(target, 1.0 + 0.15 * 10, look)  # half way through the fade: the first guess over the old one
     assert close(pixel(target, (160, 90)), blend(RED, GREEN, 0.5))
-    r.draw(target, 1.0 + 0.5 * 4, look)   # fully in, still a guess
-    assert pixel(target, (160, 90)) == GREEN
-    r.draw(target, 1.0 + 4.0, look)
+    position = 1.5  # guesses 1 (green) and 2 (black), half each
+    r.draw(target, 1.0 + (0.3 + 0.7 * position / 6) * 10, look)
+    assert close(pixel(target, (160, 90)), blend(GREEN, (0, 0, 0), 0.5))
+    r.draw(target, 1.0 + 10.0, look)
     assert pixel(target, (160, 90)) == BLUE
 
 
@@ -151,3 +153,17 @@ def test_status_overlay_draws_text_in_the_corner():
     StatusOverlay().draw(target, 0.0, ["60.0 fps   scene dawn", "queue 3 ready"])
     corner = pygame.surfarray.array3d(target)[:200, :60]
     assert corner.max() > 200 and pixel(target, (600, 300)) == (0, 0, 0)
+
+
+def test_the_next_postcard_is_scaled_ahead_one_picture_per_frame():
+    look = Look(frame="fill", reveal=True, drift=0.04)
+    coming = card(5, BLUE, previews=[GREEN] * 6)
+    r = Renderer()
+    for _ in range(7):
+        r.prepare(coming, (320, 180), look)
+    scaled = place((64, 64), (320, 180), "fill", 0.04).scaled
+    r.begin(coming, 3.0, 1.0)
+    assert all(r.incoming.has_scaled(i, scaled) for i in range(7)) and r.incoming.born == 3.0
+    r.prepare(card(6, RED), (320, 180), look)
+    r.begin(card(7, RED), 4.0, 1.0)  # not the prepared one: made on the spot
+    assert r.incoming.postcard.seed == 7
