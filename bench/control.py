@@ -24,6 +24,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import argparse  # noqa: E402
+import bisect  # noqa: E402
 import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
 import random  # noqa: E402
@@ -94,10 +95,11 @@ def frame_loop(show: Show, fps: int, stop: threading.Event, probe: Probe, drawn:
     image = np.full((128, 128, 3), GRAY, np.uint8)
     renderer.begin(Postcard(seed=0, image=image), time.monotonic(), 0.0)
     clock = pygame.time.Clock()
-    intervals, last = [], None
+    intervals, updates, last = [], [], None
     while not stop.is_set():
         now = time.monotonic()
         before = set(probe.applied)
+        updates.append(time.perf_counter())
         show.update(now)
         black = show.get("/visual/black")
         renderer.draw(target, now, Look(black=black))
@@ -112,7 +114,7 @@ def frame_loop(show: Show, fps: int, stop: threading.Event, probe: Probe, drawn:
         last = finished
         clock.tick(fps)
     pygame.display.quit()
-    return intervals
+    return intervals, updates
 
 
 def latency(config, messages: int, fps: int, seed: int) -> dict:
@@ -136,13 +138,17 @@ def latency(config, messages: int, fps: int, seed: int) -> dict:
     sender = threading.Thread(target=send)
     sender.start()
     try:
-        intervals = frame_loop(show, fps, stop, probe, drawn, bad_pixels)
+        intervals, updates = frame_loop(show, fps, stop, probe, drawn, bad_pixels)
     finally:
         sender.join()
         controllers.stop()
     to = {stage: [1000 * (times[v] - probe.sent[v]) for v in probe.sent if v in times]
           for stage, times in (("submitted", probe.submitted), ("applied", probe.applied), ("drawn", drawn))}
-    return dict(to=to, sent=len(probe.sent), bad_pixels=len(bad_pixels), frame_ms=1000 / fps,
+    # Did each message make the first frame update that began after the Show had it?
+    first = bisect.bisect_left
+    next_frame = sum(1 for v, t in probe.submitted.items() if v in probe.applied and
+                     first(updates, probe.applied[v]) - first(updates, t) == 1)
+    return dict(to=to, sent=len(probe.sent), bad_pixels=len(bad_pixels), frame_ms=1000 / fps, next_frame=next_frame,
                 interval_p50=1000 * percentile(intervals, 50), interval_p99=1000 * percentile(intervals, 99))
 
 
@@ -278,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         values = result["to"][stage]
         print(f"{label:<24}{len(values):>6}{percentile(values, 50):>10.2f}{percentile(values, 99):>10.2f}"
               f"{max(values, default=float('nan')):>10.2f}")
+    print(f"applied by the first frame update after reaching the Show: {result['next_frame']} of {result['sent']}")
     print(f"frames drawn with a wrong level: {result['bad_pixels']}; frame interval p50 "
           f"{result['interval_p50']:.2f} ms, p99 {result['interval_p99']:.2f} ms")
     print(f"\nbursts of {args.burst} messages, {args.repeats} each (lost = sent - counted)")
