@@ -29,6 +29,9 @@ class RenderStats:
     recording: RecordingStats
     fps: int
     wall_seconds: float        # the whole render, from the first frame to the closed file
+    draw_seconds: float        # in the Performance's frames (postcards painted inline included)
+    sound_seconds: float       # rendering the mix
+    postcards: int             # postcards painted
 
     @property
     def speed(self) -> float:
@@ -63,26 +66,31 @@ def render_show(config: Config, *, scene: str | None, duration: float, out: Path
     began = time.perf_counter()
     performance.start()
     try:
-        written = 0
+        written, draw, mix = 0, 0.0, 0.0
         for i in tqdm(range(frames), unit="frame", disable=not progress, desc=out.name):
             now = i / fps
             while pending and pending[0].at <= now + 1e-9:
                 show.submit(pending.pop(0).command)
+            mark = time.perf_counter()
             surface = performance.frame(now)
+            draw += time.perf_counter() - mark
             recorder.add_frame(pygame.image.tobytes(surface, "RGB"), now, surface.get_size())
+            mark = time.perf_counter()
             block = sound.render(round((i + 1) * rate / fps) - written)
+            mix += time.perf_counter() - mark
             recorder.add_audio(block, written / rate)
             if wav is not None:
                 wav.add_audio(block, written / rate)
             written += len(block)
             if not recorder.active:
                 break  # the file failed (the message is logged): no point drawing on
+        postcards = performance.sampler.stats["made"]
     finally:
         performance.stop()
         stats = recorder.stop()
         if wav is not None:
             wav.stop()
-    return RenderStats(stats, fps, time.perf_counter() - began)
+    return RenderStats(stats, fps, time.perf_counter() - began, draw, mix, postcards)
 
 
 def follow(sound, show, address: str, value) -> None:

@@ -101,7 +101,8 @@ class Recorder(BackgroundWriter):
         else:
             width, height = size or self.size
             image = np.frombuffer(rgb, np.uint8).reshape(height, width, 3)
-        self._submit(("video", image, pts))
+        if not self._submit(("video", image, pts)):
+            self._slots.release()
 
     def add_audio(self, block: np.ndarray, t: float) -> None:
         """Queue float32 stereo samples (frames, 2) whose first sample plays at show time t (copied).
@@ -137,12 +138,13 @@ class Recorder(BackgroundWriter):
     def _write(self, item) -> None:
         kind, data, when = item
         if kind == "video":
-            try:
-                self._encode_video(data, when)
-            finally:
-                self._slots.release()
+            self._encode_video(data, when)
         else:
             self._encode_audio(data, when)
+
+    def _done(self, item) -> None:
+        if item[0] == "video":
+            self._slots.release()  # even after a failure: a waiting add_frame must never hang
 
     def _encode_video(self, image: np.ndarray, pts: int) -> None:
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")

@@ -105,5 +105,6 @@ def run(args) -> int:
         print(f"postcards render: {stats.error}")
         return 1
     print(f"{out}: {stats.frames} frames, {stats.seconds:.2f} s of video and {stats.audio_seconds:.2f} s of sound "
-          f"in {result.wall_seconds:.1f} s ({result.speed:.2f}x real time)")
+          f"in {result.wall_seconds:.1f} s ({result.speed:.2f}x real time; of which drawing {result.draw_seconds:.1f} s, "
+          f"{result.postcards} postcards painted included, and sound {result.sound_seconds:.1f} s)")
     return 0

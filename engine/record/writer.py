@@ -8,6 +8,7 @@ in `error`; it never reaches the caller, so the show goes on. Subclasses say how
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from pathlib import Path
@@ -19,6 +20,7 @@ from engine.errors import UserError
 log = logging.getLogger(__name__)
 
 _STOP = object()
+WRITER_NICE = 10  # added to the writer thread's nice value: see _yield_to_the_show
 
 
 class RecordingError(UserError):
@@ -58,9 +60,11 @@ class BackgroundWriter:
         self._thread.join()
 
     def _loop(self) -> None:
+        _yield_to_the_show()
         while (item := self._items.get()) is not _STOP:
             if self.error is None:
                 self._guard(self._write, item)
+            self._done(item)
         # After a failure the file is closed as far as it can be; what was written stays readable.
         self._guard(self._finish)
 
@@ -75,8 +79,21 @@ class BackgroundWriter:
     def _write(self, item) -> None:
         raise NotImplementedError
 
+    def _done(self, item) -> None:
+        """After each item, written or (after a failure) skipped."""
+
     def _finish(self) -> None:
         raise NotImplementedError
+
+
+def _yield_to_the_show() -> None:
+    """Lower this thread's CPU priority (and so that of the threads it starts: libx264's). On a busy machine
+    the show's frame then gets the core first and the writer falls behind instead, where falling behind is
+    cheap: the recorder drops a frame and counts it. (Linux keeps a nice value per thread.)"""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
+    except (AttributeError, OSError):  # not on this platform: the writer runs at the show's priority
+        pass
 
 
 def _reason(error: Exception) -> str:

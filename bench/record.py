@@ -1,0 +1,148 @@
+"""Benchmark of recording: offline render speed, and what recording costs a live show.
+
+    .venv/bin/python -m bench.record                        # the figures in docs/benchmarks.md (## Recording)
+    .venv/bin/python -m bench.record --seconds 10 --live-seconds 10 --rounds 1   # a quick look
+
+1. Offline: the loop of `postcards render` (engine.record.offline.render_show) on the dawn scene (hold 8 s,
+   crossfade 3 s, drift, letterbox, its three synth layers) for --seconds of show at 720p30 and 1080p30,
+   with the configured libx264 preset and with ultrafast: speed as show seconds per wall second (x real
+   time), and the share of drawing (postcards painted inline included) and of the sound.
+2. Live: a headless Performance paced at display.fps on a 1280x720 window with its sampler worker, in
+   --rounds alternating stretches of --live-seconds without and with a 720p30 recording: the render
+   thread's frame time (median, p99, max), show frames over their 1/fps budget, and frames the recorder
+   dropped.
+
+The model: --model, else models/default when the project ships it, else a tiny random UNet (said so in
+the output: its postcards cost almost nothing to paint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from engine.config import PROJECT_ROOT, load_config  # noqa: E402
+
+SIZES = {"720p30": (1280, 720), "1080p30": (1920, 1080)}
+
+
+def bench_scene(folder: Path, model: str | None) -> tuple[Path, str]:
+    """A scenes folder holding the dawn scene on the chosen model; and a line saying which model."""
+    shipped = PROJECT_ROOT / "models" / "default"
+    if model is None and (shipped / "unet").is_dir():
+        model = str(shipped)
+    if model is None:
+        sys.path.insert(0, str(PROJECT_ROOT / "tests"))
+        from conftest import save_tiny_model  # the tests' tiny random UNet, one definition
+
+        model, label = str(save_tiny_model(folder / "tiny")), "a tiny random UNet (no trained model here)"
+    else:
+        label = model
+    scenes = folder / "scenes"
+    scenes.mkdir()
+    text = (PROJECT_ROOT / "scenes" / "dawn.toml").read_text().replace('model = "default"', f'model = "{model}"')
+    (scenes / "dawn.toml").write_text(text)
+    return scenes, label
+
+
+def offline(config, scenes: Path, folder: Path, seconds: float) -> list[dict]:
+    from engine.record.offline import render_show
+
+    rows = []
+    for name, size in SIZES.items():
+        for preset in dict.fromkeys((config.recording.preset, "ultrafast")):
+            run = replace(config, recording=replace(config.recording, preset=preset))
+            result = render_show(run, scene="dawn", duration=seconds, out=folder / f"{name}-{preset}.mp4",
+                                 size=size, fps=30, seed=0, scenes_dir=scenes, progress=False)
+            rows.append(dict(size=name, preset=preset, speed=result.speed, wall=result.wall_seconds,
+                             draw=result.draw_seconds, sound=result.sound_seconds, postcards=result.postcards,
+                             dropped=result.recording.dropped))
+            print(f"  offline {name} {preset}: {result.speed:.2f}x real time", flush=True)
+    return rows
+
+
+def live(config, scenes: Path, folder: Path, seconds: float, rounds: int) -> dict[str, dict]:
+    from engine.perform import Performance
+
+    config = replace(config, display=replace(config.display, size=(1280, 720), headless=True),
+                     recording=replace(config.recording, size=(1280, 720), fps=30))
+    budget = 1.0 / config.display.fps
+    times: dict[str, list[float]] = {"without recording": [], "recording 720p30": []}
+    dropped = recorded = 0
+    performance = Performance(config, "dawn", scenes_dir=scenes, audio=False, controllers=False)
+    performance.start()
+    try:
+        began = time.monotonic()
+        while performance.show.shown_at is None and time.monotonic() - began < 120:
+            performance.run_live(1.0)  # until the sampler worker has loaded its model and painted
+        performance.run_live(2.0)
+        for i in range(rounds):
+            for label in times:
+                if label != "without recording":
+                    performance.record(folder / f"live-{i}.mp4")
+                performance.frame_times.clear()
+                performance.run_live(seconds)
+                times[label].extend(performance.frame_times)
+                recorder = performance.recording.recorder
+                if recorder is not None:
+                    dropped, recorded = dropped + recorder.dropped, recorded + recorder.frames
+                    performance.recording.stop()
+                print(f"  live round {i + 1} {label}: {len(performance.frame_times)} frames", flush=True)
+    finally:
+        performance.stop()
+    result = {}
+    for label, values in times.items():
+        ms = sorted(v * 1000 for v in values)
+        result[label] = dict(frames=len(ms), median=statistics.median(ms), p99=ms[int(0.99 * (len(ms) - 1))],
+                             max=ms[-1], over=sum(v > budget * 1000 for v in ms))
+    result["recording 720p30"].update(dropped=dropped, recorded=recorded)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0, help="show seconds per offline render")
+    parser.add_argument("--live-seconds", type=float, default=15.0, help="seconds per live stretch")
+    parser.add_argument("--rounds", type=int, default=3, help="live stretches of each kind, alternating")
+    parser.add_argument("--model", help="model folder (default: models/default, else a tiny random UNet)")
+    args = parser.parse_args(argv)
+    config = load_config()
+    with tempfile.TemporaryDirectory(prefix="bench-record-") as tmp:
+        folder = Path(tmp)
+        scenes, label = bench_scene(folder, args.model)
+        print(f"model: {label}; preset from config.toml: {config.recording.preset}; {os.cpu_count()} cores",
+              flush=True)
+        rows = offline(config, scenes, folder, args.seconds)
+        frames = live(config, scenes, folder, args.live_seconds, args.rounds)
+    print(f"\nOffline render, {args.seconds:g} s of the dawn scene, 30 fps")
+    print("| size | preset | x real time | wall s | drawing s | postcards | sound s |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['size']} | {r['preset']} | {r['speed']:.2f} | {r['wall']:.1f} | {r['draw']:.1f} | "
+              f"{r['postcards']} | {r['sound']:.1f} |")
+    fps = config.display.fps
+    print(f"\nLive at {fps} fps, 1280x720 window, {args.rounds} x {args.live_seconds:g} s each, alternating")
+    print(f"| | frames | frame ms median | p99 | max | over {1000 / fps:.1f} ms | recorder dropped |")
+    print("|---|---|---|---|---|---|---|")
+    for label, f in frames.items():
+        drops = f"{f['dropped']} of {f['recorded'] + f['dropped']}" if "dropped" in f else "-"
+        print(f"| {label} | {f['frames']} | {f['median']:.2f} | {f['p99']:.2f} | {f['max']:.1f} | {f['over']} | "
+              f"{drops} |")
+    base, rec = frames["without recording"], frames["recording 720p30"]
+    print(f"\nframe time with / without recording: median {rec['median'] / base['median']:.2f}x, "
+          f"p99 {rec['p99'] / base['p99']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
