@@ -60,15 +60,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-def rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def bench_config(model: Path, scenes: Path):
     from engine.config import load_config
 
@@ -93,7 +84,7 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
     import pygame
 
     from engine.controls import Command
-    from engine.perform import Performance
+    from engine.perform import Performance, open_files, rss_mib
 
     if x11:
         os.environ["SDL_VIDEODRIVER"] = "x11"
@@ -113,7 +104,7 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
         raise SystemExit(f"no postcard in 600 s: sampler {sampler.stats}")
     clock = pygame.time.Clock()
     times, cpu, starts, start = [], [], [], time.monotonic()
-    fds_before, rss_before, killed = open_fds(), rss_mib(), False
+    fds_before, rss_before, killed = open_files(), rss_mib(), False
     made, seconds_each = sampler.stats["made"], []
     while (now := time.monotonic()) - start < seconds:
         if not killed and now - start >= seconds / 2:
@@ -141,7 +132,7 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
         "cold_start_to_first_postcard_s": cold,
         "s_per_postcard": statistics.median(seconds_each) if seconds_each else float("nan"),
         "postcards_made": sampler.stats["made"], "worker_restarts": sampler.supervisor.restarts,
-        "fds_before_after": (fds_before, open_fds()), "rss_mib_before_after": (round(rss_before), round(rss_mib())),
+        "fds_before_after": (fds_before, open_files()), "rss_mib_before_after": (round(rss_before), round(rss_mib())),
     }
     performance.stop()
     return result

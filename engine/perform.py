@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import time
 from collections import deque
 from dataclasses import replace
@@ -23,12 +24,33 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import Config
+from engine.controls import Command
 from engine.errors import UserError
 
 log = logging.getLogger(__name__)
 
 DEMO_SECONDS = 30.0
+HEARTBEAT_SECONDS = 60.0  # a status line in the log this often: an installation checked from afar
 FRAME_TIMES = 4096   # frame durations kept for the status line and the benchmark
+
+
+def rss_mib() -> float:
+    """Resident memory of this process in MiB (Linux)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def open_files() -> int:
+    """File descriptors this process holds (Linux)."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+def process_health() -> str:
+    """Memory and open files: both stay flat over a long run (the heartbeat line shows it)."""
+    try:
+        return f"RSS {rss_mib():.0f} MiB, {open_files()} open files"
+    except OSError:  # not Linux
+        return ""
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -90,11 +112,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--display: expected a monitor number 0 or more, found {args.display}")
     performance = Performance(config, scene=args.scene, record_audio=args.record_audio)
     performance.start()
+    # A service manager stops us with SIGTERM: end like esc does, so recordings are finished and workers end.
+    before = signal.signal(signal.SIGTERM, lambda *_: performance.show.submit(Command("/show/quit", (), "SIGTERM")))
     try:
         if record_to is not None:
             performance.record(record_to)
         performance.run_live(duration)
     finally:
+        signal.signal(signal.SIGTERM, before)
         performance.stop()
     if record_to is not None:
         print(f"Recorded the show to {record_to}")
@@ -149,6 +174,7 @@ class Performance:
         self.now = 0.0               # the show time of the latest frame
         self._recipe_problem: str | None = None
         self._last_frame_at: float | None = None
+        self._heartbeat_at = float("-inf")
         self._fps = 0.0
 
     # ---- lifetime -----------------------------------------------------------------------------------------
@@ -263,6 +289,10 @@ class Performance:
             self.renderer.prepare(self.sampler.ready[0], target.get_size(), look)
         if self.recording is not None:
             self.recording.frame(target, now)
+        if not self.offline and now - self._heartbeat_at >= HEARTBEAT_SECONDS:
+            self._heartbeat_at = now
+            log.info("alive: %s; %s", "; ".join(" ".join(line.split()) for line in self.status_lines()),
+                     process_health())
         if self._last_frame_at is not None and now > self._last_frame_at:
             self._fps = 0.9 * self._fps + 0.1 / (now - self._last_frame_at)
         self._last_frame_at = now

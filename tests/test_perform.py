@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -116,6 +119,24 @@ def test_perform_job_runs_headless_for_its_duration(tmp_path, tiny_model, capsys
     start = time.monotonic()
     assert main(["--config", str(config), "perform", "--headless", "--duration", "3", "--scene", "still"]) == 0
     assert 3.0 <= time.monotonic() - start < WAIT
+
+
+def test_sigterm_ends_the_show_cleanly_after_a_heartbeat(tmp_path, tiny_model):
+    config = write_config(tmp_path, tiny_model)
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
+    show = subprocess.Popen([sys.executable, "-m", "engine", "--config", str(config), "perform", "--headless"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in show.stderr:  # the heartbeat comes with the first frame
+            if "alive:" in line:
+                assert "scene tiny" in line and "open files" in line
+                break
+        show.send_signal(signal.SIGTERM)
+        assert show.wait(timeout=30) == 0
+    finally:
+        if show.poll() is None:
+            show.kill()
+            show.wait()
 
 
 def test_bad_inputs_are_clear_errors(tmp_path, tiny_model, capsys):
