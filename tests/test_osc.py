@@ -266,3 +266,14 @@ def test_address_patterns_reach_every_matching_address(setup):
                     controllers.osc.stats["dropped_bad_args"] == 2)
     assert controllers.osc.stats["forwarded"] == len(layers) + 2 + len(layers) - 1
     assert not show.quit_requested and show.stats["rejected"] == 0
+
+
+def test_the_allowlist_reads_ipv4_ipv6_and_mapped_addresses():
+    from engine.config import OscSettings
+    from engine.control.osc import OscServer
+
+    server = OscServer(OscSettings(allow=["192.168.1.0/24", "fd00::/8"]), show=None)
+    allowed = {h: server.allowed(h) for h in ("192.168.1.9", "::ffff:192.168.1.5", "10.0.0.1", "::1",
+                                               "fd12::7", "fe80::1%eth0", "not an address")}
+    assert allowed == {"192.168.1.9": True, "::ffff:192.168.1.5": True, "10.0.0.1": False, "::1": False,
+                       "fd12::7": True, "fe80::1%eth0": False, "not an address": False}

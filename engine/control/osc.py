@@ -141,6 +141,7 @@ class OscServer:
             ip = ipaddress.ip_address(host.split("%")[0])
         except ValueError:
             return False
+        ip = getattr(ip, "ipv4_mapped", None) or ip  # ::ffff:192.168.1.5 on a dual-stack socket
         return any(ip.version == net.version and ip in net for net in self._allow)
 
     def count(self, stat: str, message: str, *args) -> None:
