@@ -47,6 +47,41 @@ def save_tiny_stable_audio(folder: Path) -> Path:
     return folder
 
 
+def save_tiny_stable_audio_3(folder: Path) -> Path:
+    """A tiny random StableAudio3Pipeline (its own VAE, T5Gemma encoder, duration embedder) on disk."""
+    import torch
+    from diffusers import AutoencoderSAME, FlowMatchEulerDiscreteScheduler, StableAudio3DiTModel, StableAudio3Pipeline
+    from diffusers.pipelines.stable_audio_3.modeling_stable_audio_3 import StableAudio3DurationEmbedder
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GemmaTokenizerFast, T5GemmaConfig, T5GemmaEncoderModel
+    from transformers.models.t5gemma.configuration_t5gemma import T5GemmaModuleConfig
+
+    torch.manual_seed(0)
+    width = 16  # text encoder, DiT conditioning and duration embedding must agree
+    words = ["<pad>", "<eos>", "<bos>", "<unk>", "jungle", "soft", "bird", "calls", "frogs"]
+    vocab = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    vocab.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = GemmaTokenizerFast(tokenizer_object=vocab, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>",
+                                   unk_token="<unk>", model_max_length=16)
+    module = T5GemmaModuleConfig(vocab_size=len(words), hidden_size=width, intermediate_size=32, num_hidden_layers=2,
+                                 num_attention_heads=2, num_key_value_heads=1, head_dim=8, max_position_embeddings=64,
+                                 sliding_window=64, layer_types=["full_attention", "full_attention"])
+    StableAudio3Pipeline(
+        vae=AutoencoderSAME(audio_channels=2, patch_size=2, encoder_channels=8, encoder_c_mults=(2,),
+                            encoder_strides=(2,), encoder_transformer_depths=(1,), latent_dim=8,
+                            use_differential_attention=False, dim_heads=4, ff_mult=2, sampling_rate=44100),
+        text_encoder=T5GemmaEncoderModel(T5GemmaConfig(encoder=module.to_dict(), decoder=module.to_dict(),
+                                                       is_encoder_decoder=False)),
+        tokenizer=tokenizer,
+        duration_embedder=StableAudio3DurationEmbedder(output_dim=width, fourier_dim=16),
+        transformer=StableAudio3DiTModel(io_channels=8, patch_size=1, embed_dim=32, depth=2, num_heads=4,
+                                         cond_token_dim=width, global_cond_dim=width, local_add_cond_dim=5,
+                                         timestep_features_dim=16, ff_mult=2, num_memory_tokens=3,
+                                         use_differential_attention=False),
+        scheduler=FlowMatchEulerDiscreteScheduler()).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory) -> Path:
     return save_tiny_stable_audio(tmp_path_factory.mktemp("stable-audio") / "tiny-stable-audio")
@@ -72,6 +107,16 @@ def test_tiny_model_loads_from_a_folder_and_makes_stereo_waveforms(tiny_folder, 
     # Once, off the callback: to the engine's 48 kHz.
     at_48k = resample(clips[0], model_rate(tiny_pipe), 48000)
     assert at_48k.dtype == np.float32 and at_48k.shape == (round(SECONDS * 48000), 2)
+
+
+def test_tiny_stable_audio_3_loads_and_makes_waveforms_too(tmp_path):
+    folder = save_tiny_stable_audio_3(tmp_path / "tiny-stable-audio-3")
+    pipe = load_stable_audio(folder, device="cpu")
+    assert type(pipe).__name__ == "StableAudio3Pipeline" and model_rate(pipe) == 44100
+    clips = generate(pipe, "soft bird calls", seconds=0.05, steps=2, guidance=1.0, seed=1, n=2)
+    assert [clip.shape for clip in clips] == [(int(0.05 * 44100), 2)] * 2
+    assert all(clip.dtype == np.float32 and np.isfinite(clip).all() for clip in clips)
+    assert resample(clips[0], 44100, 48000).shape == (round(0.05 * 48000), 2)
 
 
 def test_resampling_keeps_pitch_and_length():
