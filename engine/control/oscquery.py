@@ -76,6 +76,7 @@ def find(root: dict, path: str) -> dict | None:
 class _Handler(BaseHTTPRequestHandler):
     server: OscQueryServer._HTTPServer
     protocol_version = "HTTP/1.1"  # keep-alive: clients poll values
+    timeout = 30  # seconds an idle or stalled connection may hold its thread
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         query_server = self.server.owner
