@@ -53,6 +53,24 @@ def test_flash_and_click_at_the_same_time_even_after_skipped_frames(tmp_path):
     assert len(video_frames(tmp_path / "sync.mp4")) == 90 - 10
 
 
+def test_sync_holds_after_ten_minutes(tmp_path):
+    # Ten minutes at 30 fps with one frame a second handed over (the rest as if dropped), at a low sample
+    # rate to keep the test quick: the flash and the click at 9:59 land on the same frame and sample.
+    rate, path = 12000, tmp_path / "long.mp4"
+    recorder = Recorder(path, (32, 32), FPS, rate, SETTINGS, start=0.0, wait=True)
+    silence, click = np.zeros((rate // FPS, 2), np.float32), np.zeros((rate // FPS, 2), np.float32)
+    click[:8] = 0.8
+    for i in range(10 * 60 * FPS):
+        flash = i == 599 * FPS
+        if flash or i % FPS == 0:
+            recorder.add_frame(np.full((32, 32, 3), 255 if flash else 0, np.uint8), i / FPS)
+        recorder.add_audio(click if flash else silence, i / FPS)
+    stats = recorder.stop()
+    assert stats.audio_seconds == 600.0
+    assert flash_time(path) == pytest.approx(599.0, abs=1e-6)
+    assert click_time(path) == pytest.approx(599.0, abs=1 / rate)
+
+
 def test_audio_follows_the_show_clock(tmp_path):
     # Audio handed 0.5 s late in show time starts with 0.5 s of silence and the click stays on the picture.
     record(tmp_path / "late.mp4", flash_at=2.0, audio_offset=0.5)
@@ -78,6 +96,11 @@ def test_a_faster_display_hands_over_only_new_frames(tmp_path):
             recorder.add_frame(np.zeros((180, 320, 3), np.uint8), t)
     stats = recorder.stop()
     assert wanted == stats.frames == 30
+
+
+def test_a_sample_rate_aac_cannot_take_is_a_clear_error(tmp_path):
+    with pytest.raises(RecordingError, match="AAC takes .*48000.*found 9600"):
+        Recorder(tmp_path / "x.mp4", (320, 180), FPS, 9600, SETTINGS)
 
 
 def test_an_unwritable_path_is_a_clear_error(tmp_path):

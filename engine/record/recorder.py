@@ -61,6 +61,10 @@ class Recorder(BackgroundWriter):
         self._audio_next = 0                  # sample index the next audio sample goes to
         self._audio_slack = samplerate // (2 * fps)  # clocks may disagree by half a frame before we follow
         self._slots = threading.BoundedSemaphore(settings.queue)
+        rates = av.Codec("aac", "w").audio_rates or ()
+        if rates and self.samplerate not in rates:
+            raise RecordingError(f"audio.samplerate: AAC takes {', '.join(map(str, sorted(rates)))} Hz, "
+                                 f"found {self.samplerate}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._container = av.open(str(self.path), "w", format="mp4", options=MP4_OPTIONS)
