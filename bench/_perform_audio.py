@@ -34,7 +34,8 @@ def _open_fds(pid: int) -> int:
 
 def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
     """Run the live engine for `seconds`; every callback's time (copied out of the engine's ring of
-    timings before it wraps), underruns, and memory and descriptors of this process and the worker."""
+    timings before it wraps), underruns, memory and descriptors of this process and the worker, and the
+    machine's 1-minute load average at the end (the machine is shared: say how busy it was)."""
     import numpy as np
 
     from engine.audio.live import TIMINGS
@@ -56,6 +57,7 @@ def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
             break
     stats = audio.stats
     ms = np.concatenate(times)
+    load = os.getloadavg()[0]
     return dict(seconds=seconds, callbacks=stats["callbacks"] - start["callbacks"],
                 expected=round(seconds * audio.samplerate / audio.block),
                 underruns=stats["underruns"] - start["underruns"],
@@ -64,7 +66,7 @@ def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
                 p999=float(np.percentile(ms, 99.9)), max=float(ms.max()),
                 rss_first=memory[0][0], rss_last=memory[-1][0], rss_max=max(m[0] for m in memory),
                 fds_first=memory[0][1], fds_last=memory[-1][1],
-                worker_rss_first=memory[0][2], worker_rss_last=memory[-1][2])
+                worker_rss_first=memory[0][2], worker_rss_last=memory[-1][2], load=load)
 
 
 def bench_audio(minutes: float = 3.0, idle_seconds: float = 30.0, scene: str = "night", device: str = "") -> dict:
@@ -109,12 +111,12 @@ def _print_audio(r: dict) -> None:
     print(f"\naudio: scene {r['scene']} ({r['layers']} layers), 48 kHz, block 512 "
           f"({512 / 48:.2f} ms of sound per callback)")
     print(f"{'phase':<28}{'callbacks':>10}{'expected':>10}{'underruns':>10}{'starved':>8}"
-          f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'max ms':>9}")
+          f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'max ms':>9}{'load':>6}")
     for name, label in (("idle", "idle"), ("busy", "torch loop busy")):
         p = r[name]
         print(f"{label + ' ' + format(p['seconds'], '.0f') + ' s':<28}{p['callbacks']:>10}{p['expected']:>10}"
               f"{p['underruns']:>10}{p['starved']:>8}{p['p50']:>9.3f}{p['p99']:>9.3f}{p['p999']:>10.3f}"
-              f"{p['max']:>9.2f}")
+              f"{p['max']:>9.2f}{p['load']:>6.1f}")
     b = r["busy"]
     print(f"busy/idle callback p50 {b['p50'] / r['idle']['p50']:.2f}x, p99 {b['p99'] / r['idle']['p99']:.2f}x")
     print(f"memory over the busy run: engine RSS {b['rss_first']:.1f} -> {b['rss_last']:.1f} MiB "

@@ -132,3 +132,16 @@ def test_stop_leaves_no_file_descriptors_behind(engine):
     one_run()
     one_run()
     assert len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_a_lost_stream_is_reopened_while_the_engine_plays(engine):
+    audio = engine(leaves())
+    audio.start()
+    time.sleep(1.0)
+    audio.keeper.stream.abort()                       # as when the device or server drops us
+    deadline = time.monotonic() + 15
+    while audio.stats["stream_restarts"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = audio.stats["callbacks"]
+    time.sleep(1.0)
+    assert audio.stats["stream_restarts"] == 1 and audio.stats["callbacks"] > before + 50

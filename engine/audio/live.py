@@ -1,7 +1,7 @@
 """The live sound: a sounddevice stream whose callback runs the mixer over rings a worker keeps full.
 
     main thread   set_scene / apply -> the board (targets, slots, the worker's plan)
-    housekeeping  every 20 ms: free faded slots, send the plan, restart a dead worker, reopen a lost stream
+    housekeeping  every 50 ms: free faded slots, send the plan, restart a dead worker, reopen a lost stream
     worker        (a process) renders every layer `ahead_seconds` ahead into shared-memory rings
     callback      mixer.process(outdata): copy + gain + sum of preallocated buffers; times itself; tap ring
     taps thread   hands each mixed block to the recorder
@@ -33,7 +33,7 @@ from engine.audio.worker import WorkerHost
 log = logging.getLogger(__name__)
 
 SLOTS = 16
-HOUSEKEEPING_SECONDS = 0.02
+HOUSEKEEPING_SECONDS = 0.05  # rare and short: every thread holding the GIL can delay the callback
 TIMINGS = 16384       # callback durations kept for the percentiles (about three minutes at 512 / 48 kHz)
 TAP_SECONDS = 4.0     # how far the recorder may fall behind before blocks are dropped
 

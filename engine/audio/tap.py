@@ -14,7 +14,7 @@ from engine.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.01
+POLL_SECONDS = 0.02
 
 
 class Taps:
