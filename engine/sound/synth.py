@@ -16,12 +16,12 @@ from engine.sound.voices import Voice, make_voice
 
 # The default scene: all six voices the artist's prompt names, leaves and birds in front.
 DEFAULT_LAYERS = {
-    "leaves": LayerSettings(source="rustle", gain=0.6, density=1.0, distance=0.2, spread=0.9),
-    "birds": LayerSettings(source="birds", gain=0.5, density=1.0, distance=0.35),
-    "owls": LayerSettings(source="owls", gain=0.45, density=0.8, distance=0.8),
-    "geckos": LayerSettings(source="geckos", gain=0.4, density=1.0, distance=0.4),
-    "frogs": LayerSettings(source="frogs", gain=0.5, density=1.0, distance=0.6),
-    "butterflies": LayerSettings(source="butterflies", gain=0.6, density=1.0, distance=0.1, spread=0.5),
+    "leaves": LayerSettings(source="rustle", gain=0.7, density=1.0, distance=0.2, spread=0.9),
+    "birds": LayerSettings(source="birds", gain=0.8, density=1.0, distance=0.35),
+    "owls": LayerSettings(source="owls", gain=0.8, density=0.8, distance=0.8),
+    "geckos": LayerSettings(source="geckos", gain=0.6, density=1.0, distance=0.4),
+    "frogs": LayerSettings(source="frogs", gain=0.7, density=1.0, distance=0.6),
+    "butterflies": LayerSettings(source="butterflies", gain=1.0, density=1.0, distance=0.1, spread=0.5),
 }
 
 
