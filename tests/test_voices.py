@@ -104,6 +104,8 @@ def test_any_sample_rate(rate):
 def test_unknown_voice_is_a_clear_error():
     with pytest.raises(UserError, match="expected a synth voice.*found 'tiger'"):
         make_voice(LayerSettings(source="tiger"), RATE, 0)
+    with pytest.raises(UserError, match="sample rate: expected at least 8000 Hz, found 4000"):
+        make_voice(LayerSettings(source="birds"), 4000, 0)
 
 
 def test_pitch_moves_the_sound_up():
