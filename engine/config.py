@@ -60,6 +60,8 @@ class MidiMapping:
     cc: int = field(-1, "controller number (0-127); -1 when this maps a note", min=-1, max=127)
     note: int = field(-1, "note number (0-127); -1 when this maps a CC", min=-1, max=127)
     channel: int = field(-1, "MIDI channel 0-15; -1 = any", min=-1, max=15)
+    low: float | None = field(None, "the value at 0 (CC value or note velocity); default: the control's lowest")
+    high: float | None = field(None, "the value at 127; default: the control's highest (low > high inverts)")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,18 @@ def test_a_cc_scales_over_the_controls_range():
     assert mapping.command_for(cc(9, 127), CONTROLS, {}) is None          # not bound
 
 
+def test_a_mapping_may_narrow_invert_and_never_overshoot_the_range():
+    mapping = midi.MidiMap([MidiMapping(address="/visual/hold", cc=1, low=1.0, high=30.0),
+                            MidiMapping(address="/visual/black", cc=2, low=1.0, high=0.0),
+                            MidiMapping(address="/audio/master", cc=3, low=0.0, high=5.0),
+                            MidiMapping(address="/sampler/steps", note=60, low=4, high=24)])
+    assert mapping.command_for(cc(1, 0), CONTROLS, {}).args == (1.0,)
+    assert mapping.command_for(cc(1, 127), CONTROLS, {}).args == (30.0,)
+    assert mapping.command_for(cc(2, 127), CONTROLS, {}).args == (0.0,)  # inverted fader
+    assert mapping.command_for(cc(3, 127), CONTROLS, {}).args == (2.0,)  # kept inside /audio/master's 0..2
+    assert mapping.command_for(note(60, 127), CONTROLS, {}).args == (24,)
+
+
 def test_switches_actions_and_choices():
     mapping = midi.MidiMap([MidiMapping(address="/visual/freeze", cc=1), MidiMapping(address="/visual/next", cc=2),
                             MidiMapping(address="/sampler/scheduler", cc=3),
@@ -66,7 +78,8 @@ def test_channels_and_what_midi_cannot_drive():
 
 def test_the_learn_file_round_trips_and_a_broken_one_is_set_aside(tmp_path):
     path = tmp_path / "state" / "learned.toml"
-    saved = [MidiMapping(address="/audio/master", cc=7, channel=0), MidiMapping(address="/visual/next", note=36)]
+    saved = [MidiMapping(address="/audio/master", cc=7, channel=0), MidiMapping(address="/visual/next", note=36),
+             MidiMapping(address="/visual/hold", cc=8, low=1.0, high=30.5)]
     midi.save_learned(path, saved)
     assert midi.load_learned(path) == saved
     path.write_text('[[map]]\naddress = "/visual/next"\ncc = 3\nnote = 4\n')

@@ -89,18 +89,18 @@ def mappable(control: Control | None) -> bool:
 
 
 class MidiMap:
-    """Bindings (kind, number, channel) -> address, and how a message becomes a Command's arguments."""
+    """Bindings (kind, number, channel) -> mapping, and how a message becomes a Command's arguments."""
 
     def __init__(self, mappings: list[MidiMapping] = ()):
-        self.bindings: dict[tuple[str, int, int], str] = {}
+        self.bindings: dict[tuple[str, int, int], MidiMapping] = {}
         self._last_cc: dict[tuple[int, int], int] = {}
         for mapping in mappings:
             self.bind(mapping)
 
     def bind(self, m: MidiMapping) -> None:
-        self.bindings[binding_key(m)] = m.address
+        self.bindings[binding_key(m)] = m
 
-    def address_for(self, message) -> str | None:
+    def mapping_for(self, message) -> MidiMapping | None:
         trigger = _trigger(message)
         if trigger is None:
             return None
@@ -108,27 +108,30 @@ class MidiMap:
 
     def command_for(self, message, controls: dict[str, Control], values: dict[str, Any]) -> Command | None:
         """The Command this message means, or None (not bound, not mappable, or nothing changes)."""
-        address = self.address_for(message)
-        control = controls.get(address) if address else None
+        mapping = self.mapping_for(message)
+        control = controls.get(mapping.address) if mapping else None
         if not mappable(control):
             return None
         if message.type == "control_change":
             key = (message.channel, message.control)
             previous, self._last_cc[key] = self._last_cc.get(key), message.value
-            args = _from_cc(control, message.value, previous)
+            args = _from_cc(control, mapping, message.value, previous)
         else:
-            args = _from_note(control, message.velocity, values.get(address))
-        return None if args is None else Command(address, args, source="midi")
+            args = _from_note(control, mapping, message.velocity, values.get(mapping.address))
+        return None if args is None else Command(mapping.address, args, source="midi")
 
 
-def _scaled(control: Control, amount: int) -> tuple:
-    value = control.low + amount / 127 * (control.high - control.low)
+def _scaled(control: Control, mapping: MidiMapping, amount: int) -> tuple:
+    """0..127 over the mapping's low..high (the control's range by default), kept inside the control's range."""
+    low = control.low if mapping.low is None else mapping.low
+    high = control.high if mapping.high is None else mapping.high
+    value = min(control.high, max(control.low, low + amount / 127 * (high - low)))
     return (round(value) if control.kind == "i" else value,)
 
 
-def _from_cc(control: Control, value: int, previous: int | None) -> tuple | None:
+def _from_cc(control: Control, mapping: MidiMapping, value: int, previous: int | None) -> tuple | None:
     if control.kind in ("f", "i"):
-        return _scaled(control, value)
+        return _scaled(control, mapping, value)
     if control.kind == "s":
         return (control.choices[min(len(control.choices) - 1, value * len(control.choices) // 128)],)
     crossed = previous is None or (previous >= 64) != (value >= 64)
@@ -137,9 +140,9 @@ def _from_cc(control: Control, value: int, previous: int | None) -> tuple | None
     return () if crossed and value >= 64 else None  # an action fires on the way up
 
 
-def _from_note(control: Control, velocity: int, current: Any) -> tuple:
+def _from_note(control: Control, mapping: MidiMapping, velocity: int, current: Any) -> tuple:
     if control.kind in ("f", "i"):
-        return _scaled(control, velocity)
+        return _scaled(control, mapping, velocity)
     if control.kind == "b":
         return (not current,)
     if control.kind == "s":
@@ -182,7 +185,9 @@ def save_learned(path: Path, mappings: list[MidiMapping]) -> None:
     for m in mappings:
         lines += ["[[map]]", f"address = {json.dumps(m.address)}"]
         lines += [f"cc = {m.cc}"] if m.cc >= 0 else [f"note = {m.note}"]
-        lines += [f"channel = {m.channel}", ""]
+        lines += [f"channel = {m.channel}"]
+        lines += [f"{name} = {value!r}" for name, value in (("low", m.low), ("high", m.high)) if value is not None]
+        lines += [""]
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text("\n".join(lines), encoding="utf-8")

@@ -73,13 +73,13 @@ def _monitor(args: argparse.Namespace, backend) -> int:
 
 
 def _meaning(mapping, message, controls) -> str:
-    address = mapping.address_for(message)
-    if address is None:
+    binding = mapping.mapping_for(message)
+    if binding is None:
         return "(not bound)"
     command = mapping.command_for(message, controls, {})
     if command is None:
-        return f"-> {address} (no change)"
-    return f"-> {address} {' '.join(_format(a) for a in command.args)}".rstrip()
+        return f"-> {binding.address} (no change)"
+    return f"-> {command.address} {' '.join(_format(a) for a in command.args)}".rstrip()
 
 
 def _format(value) -> str:
