@@ -95,3 +95,10 @@ def test_stable_audio_backend_writes_engine_rate_or_model_rate(tmp_path, capsys)
     run(*common, "--rate", "model", "--out", str(tmp_path / "model-rate"))
     info = soundfile.info(next((tmp_path / "model-rate").glob("*.wav")))
     assert info.samplerate == 44100 and info.frames == int(0.3 * 44100)
+
+
+def test_a_missing_scene_names_its_file(tmp_path):
+    from engine.schema import SettingsError
+
+    with pytest.raises(SettingsError, match="no-such-scene.toml: file not found"):
+        run("--scene", "no-such-scene", "--out", str(tmp_path))
