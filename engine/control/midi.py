@@ -228,6 +228,7 @@ class MidiController:
             self._thread.join(timeout=5)
             self._thread = None
         self._close()
+        log.info("MIDI stopped: %s", ", ".join(f"{k} {v}" for k, v in self.stats.items() if v))
 
     def _watch(self) -> None:
         while not self._stop.wait(POLL_SECONDS):

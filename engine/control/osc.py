@@ -131,6 +131,7 @@ class OscServer:
         self._loop.run_until_complete(asyncio.sleep(0))  # let the transport finish closing its socket
         self._loop.close()
         self._thread = None
+        log.info("OSC stopped: %s", ", ".join(f"{k} {v}" for k, v in self.stats.items() if v))
 
     # ---- the OSC thread ---------------------------------------------------------------------------
 
