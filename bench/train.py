@@ -13,8 +13,8 @@ the medians. The reference's 1000-step preview is timed on --ref-preview-steps s
 DDPM step costs the same at every timestep), then spread over its 10-epoch cadence; ours is timed whole and
 spread over its 500-step cadence.
 
-    .venv/bin/python -m bench.train                                  # CPU: small preset, 64 px, 3 epochs
-    .venv/bin/python -m bench.train --images 64 --epochs 2           # quicker
+    .venv/bin/python -m bench.train                      # CPU: small preset, 64 px, 96 photos, 3 epochs
+    .venv/bin/python -m bench.train --images 0           # all the photos
     .venv/bin/python -m bench.train --preset base --resolution 128 --batch 16   # on a GPU
 """
 
@@ -43,7 +43,7 @@ def parse(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DATA), help="folder of photos (default: the camouflage set)")
-    parser.add_argument("--images", type=int, default=0, help="use the first N photos (default: all)")
+    parser.add_argument("--images", type=int, default=96, help="use the first N photos, 0 for all (default: 96)")
     parser.add_argument("--preset", default="small")
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--batch", type=int, default=32)

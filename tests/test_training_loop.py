@@ -104,3 +104,12 @@ def test_resume_with_other_settings_is_refused(tmp_path, capsys):
     assert main(train_args(data, out, "--epochs", "1")) == 0
     assert main(train_args(data, out, "--epochs", "2", "--resume", "--batch", "2")) == 2
     assert "batch was 4, now 2" in capsys.readouterr().err
+
+
+def test_gradient_checkpointing_does_not_change_the_maths(tmp_path):
+    data = make_images(tmp_path / "data")
+    common = ("--epochs", "2", "--export-every", "100", "--preview-every", "100")
+    assert main(train_args(data, tmp_path / "plain", *common)) == 0
+    assert main(train_args(data, tmp_path / "recomputed", *common, "--gradient-checkpointing")) == 0
+    a, b = weights(tmp_path / "plain"), weights(tmp_path / "recomputed")
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)

@@ -46,6 +46,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a("--preview-steps", type=int, default=20, metavar="N", help="DPM-Solver++ steps for previews (default: 20)")
     a("--log-every", type=int, default=10, metavar="STEPS", help="JSON log line period (default: 10)")
     a("--threads", type=int, metavar="N", help="CPU threads for torch and decoding (default: all cores)")
+    a("--gradient-checkpointing", action="store_true",
+      help="recompute activations during the backward pass: much less memory for ~30%% more time per step")
     a("--compile", action="store_true", help="torch.compile the UNet (faster steps after a slow first one)")
     a("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     a("--overwrite", action="store_true", help="delete --out first if it exists")
@@ -71,5 +73,6 @@ def run(args: argparse.Namespace) -> int:
 
 def out_of_memory(args: argparse.Namespace, where: str) -> str:
     return (f"out of {where} memory with --preset {args.preset}, --batch {args.batch}, --resolution "
-            f"{args.resolution or 'default'}: lower --batch first (e.g. --batch {max(1, args.batch // 2)}), then "
-            "--resolution or take a smaller --preset; --resume continues from the last checkpoint")
+            f"{args.resolution or 'default'}: lower --batch first (e.g. --batch {max(1, args.batch // 2)}) or add "
+            "--gradient-checkpointing, then lower --resolution or take a smaller --preset; --resume continues "
+            "from the last checkpoint")

@@ -143,6 +143,8 @@ def train(args) -> int:
 
     torch.manual_seed(derive_seed(args.seed, WEIGHTS))  # the initial weights
     unet = make_unet(args.preset, resolution).to(device, memory_format=torch.channels_last)
+    if args.gradient_checkpointing:  # recompute activations in the backward pass: less memory, ~30% more time
+        unet.enable_gradient_checkpointing()
     noise_scheduler = DDPMScheduler(num_train_timesteps=1000)
     cuda = device.type == "cuda"
     optimizer = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=args.weight_decay,
