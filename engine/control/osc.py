@@ -78,6 +78,9 @@ class _ShowDispatcher(Dispatcher):
                              client_address[0], f"{type(e).__name__}: {e}")
         return []
 
+    async def async_call_handlers_for_packet(self, data: bytes, client_address: tuple) -> list:
+        return self.call_handlers_for_packet(data, client_address)  # the same path, whichever python-osc calls
+
 
 class OscServer:
     """Listens on settings.host:port; `start()` binds (UserError if it cannot), `stop()` ends the thread."""
