@@ -11,9 +11,10 @@
    --rounds alternating stretches of --live-seconds without and with a 720p30 recording: the render
    thread's frame time (median, p99, max), show frames over their 1/fps budget, and frames the recorder
    dropped.
+3. Where to scale a 1080p window down to a 720p recording: on the render thread or on the encoder thread.
 
-The model: --model, else models/default when the project ships it, else a tiny random UNet (said so in
-the output: its postcards cost almost nothing to paint).
+The model: --model, else models/default when the project ships it, else an untrained UNet of the `small`
+preset (the shipped model's shape: the same cost per postcard; said so in the output).
 """
 
 from __future__ import annotations
@@ -42,10 +43,13 @@ def bench_scene(folder: Path, model: str | None) -> tuple[Path, str]:
     if model is None and (shipped / "unet").is_dir():
         model = str(shipped)
     if model is None:
-        sys.path.insert(0, str(PROJECT_ROOT / "tests"))
-        from conftest import save_tiny_model  # the tests' tiny random UNet, one definition
+        from diffusers import DDPMPipeline, DDPMScheduler
 
-        model, label = str(save_tiny_model(folder / "tiny")), "a tiny random UNet (no trained model here)"
+        from training.presets import make_unet
+
+        model = str(folder / "small")
+        DDPMPipeline(unet=make_unet("small", 64), scheduler=DDPMScheduler()).save_pretrained(model)
+        label = "an untrained UNet of the small preset (the shipped model's shape, so its cost per postcard)"
     else:
         label = model
     scenes = folder / "scenes"
@@ -109,6 +113,40 @@ def live(config, scenes: Path, folder: Path, seconds: float, rounds: int) -> dic
     return result
 
 
+def scaling(repeats: int = 40) -> list[tuple[str, float, float]]:
+    """A 1080p window recorded at 720p: scale on the render thread (smoothscale, then 720p bytes) or hand
+    over the 1080p bytes and let the encoder thread scale (swscale in VideoFrame.reformat)? Median ms on
+    the render thread and on the encoder thread for each way."""
+    import av
+    import numpy as np
+    import pygame
+
+    pygame.display.init()
+    noise = np.random.default_rng(0).integers(0, 255, (1920, 1080, 3), dtype=np.uint8)
+    window = pygame.surfarray.make_surface(noise)
+
+    def ms(action) -> float:
+        times = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            action()
+            times.append((time.perf_counter() - began) * 1000)
+        return statistics.median(times)
+
+    small = pygame.image.tobytes(pygame.transform.smoothscale(window, (1280, 720)), "RGB")
+    full = pygame.image.tobytes(window, "RGB")
+    frame_small = av.VideoFrame.from_ndarray(np.frombuffer(small, np.uint8).reshape(720, 1280, 3), format="rgb24")
+    frame_full = av.VideoFrame.from_ndarray(np.frombuffer(full, np.uint8).reshape(1080, 1920, 3), format="rgb24")
+    return [
+        ("smoothscale on the render thread",
+         ms(lambda: pygame.image.tobytes(pygame.transform.smoothscale(window, (1280, 720)), "RGB")),
+         ms(lambda: frame_small.reformat(1280, 720, "yuv420p", interpolation="BILINEAR"))),
+        ("swscale on the encoder thread (chosen)",
+         ms(lambda: pygame.image.tobytes(window, "RGB")),
+         ms(lambda: frame_full.reformat(1280, 720, "yuv420p", interpolation="BILINEAR"))),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0, help="show seconds per offline render")
@@ -122,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         scenes, label = bench_scene(folder, args.model)
         print(f"model: {label}; preset from config.toml: {config.recording.preset}; {os.cpu_count()} cores",
               flush=True)
+        scaled = scaling()
         rows = offline(config, scenes, folder, args.seconds)
         frames = live(config, scenes, folder, args.live_seconds, args.rounds)
     print(f"\nOffline render, {args.seconds:g} s of the dawn scene, 30 fps")
@@ -138,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
         drops = f"{f['dropped']} of {f['recorded'] + f['dropped']}" if "dropped" in f else "-"
         print(f"| {label} | {f['frames']} | {f['median']:.2f} | {f['p99']:.2f} | {f['max']:.1f} | {f['over']} | "
               f"{drops} |")
+    print("\nA 1080p window recorded at 720p: where to scale (median ms per frame)")
+    print("| way | render thread | encoder thread |")
+    print("|---|---|---|")
+    for way, render_ms, encoder_ms in scaled:
+        print(f"| {way} | {render_ms:.2f} | {encoder_ms:.2f} |")
     base, rec = frames["without recording"], frames["recording 720p30"]
     print(f"\nframe time with / without recording: median {rec['median'] / base['median']:.2f}x, "
           f"p99 {rec['p99'] / base['p99']:.2f}x")

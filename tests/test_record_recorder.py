@@ -98,9 +98,12 @@ def test_a_faster_display_hands_over_only_new_frames(tmp_path):
     assert wanted == stats.frames == 30
 
 
-def test_a_sample_rate_aac_cannot_take_is_a_clear_error(tmp_path):
+def test_what_h264_and_aac_cannot_take_is_a_clear_error(tmp_path):
     with pytest.raises(RecordingError, match="AAC takes .*48000.*found 9600"):
         Recorder(tmp_path / "x.mp4", (320, 180), FPS, 9600, SETTINGS)
+    with pytest.raises(RecordingError, match="expected even width and height .*found 321x180"):
+        Recorder(tmp_path / "x.mp4", (321, 180), FPS, RATE, SETTINGS)
+    assert not (tmp_path / "x.mp4").exists()
 
 
 def test_an_unwritable_path_is_a_clear_error(tmp_path):

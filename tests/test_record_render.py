@@ -94,6 +94,7 @@ def test_the_same_seed_gives_the_same_frames_and_samples(project):
 
 
 @pytest.mark.parametrize("argv, expected", [
+    (["--size", "321x180"], "recording size: expected even width and height (H.264 4:2:0), found 321x180"),
     (["--out", "x.avi"], "--out: expected a file name ending in .mp4"),
     (["--record-audio", "x.mp3"], "--record-audio: expected a file name ending in .wav"),
 ])
@@ -106,6 +107,7 @@ def test_bad_file_names_are_clear_errors(project, capsys, argv, expected):
 
 @pytest.mark.parametrize("argv, expected", [
     (["--size", "100"], "expected WIDTHxHEIGHT"),
+    (["--fps", "0"], "expected frames per second from 1 to 120, found '0'"),
     (["--cue", "soon /visual/next"], "expected 'SECONDS /address"),
     (["--duration", "-1"], "expected seconds above 0"),
 ])

@@ -61,6 +61,9 @@ class Recorder(BackgroundWriter):
         self._audio_next = 0                  # sample index the next audio sample goes to
         self._audio_slack = samplerate // (2 * fps)  # clocks may disagree by half a frame before we follow
         self._slots = threading.BoundedSemaphore(settings.queue)
+        if any(side % 2 for side in self.size):
+            raise RecordingError(f"recording size: expected even width and height (H.264 4:2:0), "
+                                 f"found {self.size[0]}x{self.size[1]}")
         rates = av.Codec("aac", "w").audio_rates or ()
         if rates and self.samplerate not in rates:
             raise RecordingError(f"audio.samplerate: AAC takes {', '.join(map(str, sorted(rates)))} Hz, "

@@ -20,21 +20,13 @@ from pathlib import Path
 
 from engine.controls import Command
 from engine.errors import UserError
+from engine.perform import _seconds, parse_size  # the same argument types as `postcards perform`
 
 
 @dataclass(frozen=True)
 class Cue:
     at: float
     command: Command
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    width, _, height = text.lower().partition("x")
-    if not (width.isdigit() and height.isdigit() and 16 <= int(width) <= 8192 and 16 <= int(height) <= 8192
-            and int(width) % 2 == 0 and int(height) % 2 == 0):
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, even numbers from 16 to 8192 (e.g. 1280x720), "
-                                         f"found {text!r}")
-    return int(width), int(height)
 
 
 def parse_cue(text: str) -> Cue:
@@ -59,23 +51,18 @@ def _value(word: str):
     return word
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 24 * 3600:
-        raise argparse.ArgumentTypeError(f"expected seconds above 0 (at most a day), found {text!r}")
-    return value
+def _fps(text: str) -> int:
+    if not (text.isdigit() and 1 <= int(text) <= 120):
+        raise argparse.ArgumentTypeError(f"expected frames per second from 1 to 120, found {text!r}")
+    return int(text)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene", help="scene name (default: show.scene in config.toml)")
-    parser.add_argument("--duration", type=_positive, required=True, metavar="S", help="seconds of show")
+    parser.add_argument("--duration", type=_seconds, required=True, metavar="S", help="seconds of show")
     parser.add_argument("--out", required=True, metavar="FILE", help="the MP4 to write")
     parser.add_argument("--size", type=parse_size, metavar="WxH", help="video size (default: recording.size)")
-    parser.add_argument("--fps", type=int, choices=range(1, 121), metavar="F",
-                        help="frames per second, 1..120 (default: recording.fps)")
+    parser.add_argument("--fps", type=_fps, metavar="F", help="frames per second, 1..120 (default: recording.fps)")
     parser.add_argument("--seed", type=int, default=0, metavar="N",
                         help="first postcard seed and the sound's seed (default 0): the same seed, the same file")
     parser.add_argument("--record-audio", metavar="FILE.wav", help="also write the mixed sound alone to a WAV")
