@@ -168,7 +168,9 @@ class Performance:
         self.recording = None
         self.record_audio = record_audio  # WAV of the mix for the whole show (live)
         self.controllers: list[Any] = []
-        self.target = None
+        self.target = None           # offline: the Surface frames are drawn on
+        self.canvas = None           # live with [display] renderer = "sdl2": the TextureCanvas
+        self._window = None          # ... and its window
         self.frame_times: deque[float] = deque(maxlen=FRAME_TIMES)
         self.frames = 0
         self.now = 0.0               # the show time of the latest frame
@@ -260,7 +262,8 @@ class Performance:
     # ---- one frame ----------------------------------------------------------------------------------------
 
     def frame(self, now: float):
-        """Apply what controllers sent, bring in postcards as the show asks, draw; return the Surface."""
+        """Apply what controllers sent, bring in postcards as the show asks, draw; return the Surface drawn
+        (None with `[display] renderer = "sdl2"`: that frame lives on the graphics card until present())."""
         import pygame
 
         from engine.keys import submit_keys
@@ -279,16 +282,19 @@ class Performance:
                 self.renderer.begin(postcard, now, show.get("/visual/crossfade"))
                 show.postcard_shown(now)
         self.renderer.drift_span = show.get("/visual/hold") + show.get("/visual/crossfade")
-        target = self.target if self.offline else pygame.display.get_surface()
+        target = self.target if self.offline else (self.canvas or pygame.display.get_surface())
         look = Look(frame=visual.frame, easing=visual.easing, drift=show.get("/visual/drift"),
                     black=show.get("/visual/black"), reveal=show.get("/visual/reveal"))
         self.renderer.draw(target, now, look)
         if show.get("/display/overlay"):
             self.overlay.draw(target, now, self.status_lines())
         if not self.renderer.busy and self.sampler.ready:
-            self.renderer.prepare(self.sampler.ready[0], target.get_size(), look)
+            self.renderer.prepare(self.sampler.ready[0], target, look)
         if self.recording is not None:
-            self.recording.frame(target, now)
+            if self.canvas is None:
+                self.recording.frame(target, now)
+            elif self.recording.recorder is not None:  # read back from the graphics card only while recording
+                self.recording.frame(self.canvas.to_surface(), now)
         if not self.offline and now - self._heartbeat_at >= HEARTBEAT_SECONDS:
             self._heartbeat_at = now
             log.info("alive: %s; %s", "; ".join(" ".join(line.split()) for line in self.status_lines()),
@@ -298,7 +304,16 @@ class Performance:
         self._last_frame_at = now
         self.frames += 1
         self.frame_times.append(time.perf_counter() - began)
-        return target
+        return target if self.canvas is None else None
+
+    def present(self) -> None:
+        """Show the frame just drawn (live)."""
+        import pygame
+
+        if self.canvas is not None:
+            self.canvas.renderer.present()
+        else:
+            pygame.display.flip()
 
     def run_live(self, duration: float | None = None) -> None:
         """Frames on the monotonic clock until esc (or /show/quit), or for `duration` seconds."""
@@ -311,7 +326,7 @@ class Performance:
             if duration is not None and now - start >= duration:
                 break
             self.frame(now)
-            pygame.display.flip()
+            self.present()
             clock.tick(self.config.display.fps)  # vsync paces too, where the driver gives it
 
     def status_lines(self) -> list[str]:
@@ -392,6 +407,9 @@ class Performance:
         count = pygame.display.get_num_displays()
         if display.display >= count:
             raise UserError(f"display.display / --display: expected a monitor 0..{count - 1}, found {display.display}")
+        if display.renderer == "sdl2":
+            self._open_sdl2_window(fullscreen)
+            return
         flags = pygame.FULLSCREEN if fullscreen else 0
         size = (0, 0) if fullscreen else self.size
         try:
@@ -399,6 +417,26 @@ class Performance:
         except pygame.error as e:  # some drivers refuse vsync on a plain window: pace on the clock instead
             log.info("no vsync here (%s); pacing on the clock", e)
             pygame.display.set_mode(size, flags, display=display.display)
+        pygame.mouse.set_visible(not fullscreen)
+
+    def _open_sdl2_window(self, fullscreen: bool) -> None:
+        """A window drawn by SDL's renderer: textures scaled and blended on the graphics card."""
+        import pygame
+        from pygame._sdl2 import video
+
+        from engine.canvas import TextureCanvas
+
+        if self._window is not None:  # key f: the same window, fullscreen or not
+            if fullscreen:
+                self._window.set_fullscreen(desktop=True)
+            else:
+                self._window.set_windowed()
+        else:
+            os.environ.setdefault("SDL_RENDER_SCALE_QUALITY", "linear")  # smooth upscaling of small postcards
+            centred = 0x2FFF0000 | self.config.display.display  # SDL_WINDOWPOS_CENTERED_DISPLAY(n)
+            self._window = video.Window("Postcards from my Jungle", size=self.size, position=(centred, centred),
+                                        fullscreen_desktop=fullscreen)
+            self.canvas = TextureCanvas(video.Renderer(self._window, vsync=self.config.display.vsync))
         pygame.mouse.set_visible(not fullscreen)
 
     def _start_audio(self) -> None:

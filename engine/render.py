@@ -16,11 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pygame
 
+from engine.canvas import SurfaceCanvas, TextureCanvas
 from engine.workers.sampler import Postcard
 
-BACKGROUND = (0, 0, 0)
-CARD_WHITE = (236, 232, 222)   # the postcard frame: warm paper, not screen white
-SHADOW = (0, 0, 0, 110)
 REVEAL_FADE = 0.3   # share of a reveal spent fading the first guess in; the rest sharpens it
 EASINGS = {
     "linear": lambda p: p,
@@ -83,6 +81,7 @@ class Picture:
         self.postcard, self.born = postcard, born
         self.frames = [to_surface(p) for p in postcard.previews] + [to_surface(postcard.image)]
         self._scaled: dict[tuple[int, tuple[int, int]], pygame.Surface] = {}
+        self.textures: dict[int, object] = {}   # a TextureCanvas's textures of `frames`
         # Each postcard drifts its own way, chosen by its seed, so a live show and a render agree.
         angle = (postcard.seed * 0.618033988749895 % 1.0) * 2 * math.pi
         self.direction = (math.cos(angle), math.sin(angle))
@@ -107,6 +106,7 @@ class Picture:
         """After the reveal only the finished postcard is drawn: free the rest."""
         last = len(self.frames) - 1
         self._scaled = {k: v for k, v in self._scaled.items() if k[0] == last}
+        self.textures = {k: v for k, v in self.textures.items() if k == last}
 
     def pan(self, now: float, placement: Placement, span: float) -> tuple[int, int]:
         """Top-left of the visible area in the scaled picture: a slow back-and-forth along `direction`."""
@@ -121,7 +121,7 @@ class Picture:
 
 
 class Renderer:
-    """Draws the current postcard and the one coming in onto any surface (a window or a video frame)."""
+    """Draws the current postcard and the one coming in on a canvas (engine/canvas.py), or on a Surface."""
 
     def __init__(self):
         self.current: Picture | None = None
@@ -129,8 +129,7 @@ class Renderer:
         self.started = 0.0
         self.duration = 0.0
         self.drift_span = 10.0   # seconds of one pan sweep (the scene's hold + crossfade)
-        self._scratch: pygame.Surface | None = None
-        self._shadow: pygame.Surface | None = None
+        self._canvas: SurfaceCanvas | None = None
         self._prepared: Picture | None = None
 
     @property
@@ -147,17 +146,17 @@ class Renderer:
         self.incoming.born = now
         self.started, self.duration = now, duration
 
-    def prepare(self, postcard: Postcard, window: tuple[int, int], look: Look) -> None:
-        """Scale the next postcard ahead, one picture per call, in frames with time to spare (while a
-        postcard holds), so the frame a transition starts in does not pay for smoothscale."""
+    def prepare(self, postcard: Postcard, target, look: Look) -> None:
+        """Get the next postcard ready to draw, one picture per call, in frames with time to spare (while a
+        postcard holds), so the frame a transition starts in does not pay for scaling it."""
+        canvas = self.canvas(target)
         if self._prepared is None or self._prepared.postcard is not postcard:
             self._prepared = Picture(postcard, 0.0)
         picture = self._prepared
         last = len(picture.frames) - 1
-        placement = place(picture.size, window, look.frame, look.drift)
+        placement = place(picture.size, canvas.size, look.frame, look.drift)
         for index in (range(last + 1) if look.reveal else (last,)):
-            if not picture.has_scaled(index, placement.scaled):
-                picture.scaled(index, placement.scaled)
+            if canvas.prepare(picture, index, placement):
                 return
 
     def progress(self, now: float) -> float:
@@ -165,10 +164,19 @@ class Renderer:
             return 1.0
         return 1.0 if self.duration <= 0 else min(1.0, max(0.0, (now - self.started) / self.duration))
 
-    def draw(self, target: pygame.Surface, now: float, look: Look) -> None:
+    def canvas(self, target) -> SurfaceCanvas | TextureCanvas:
+        """`target` as a canvas: a canvas as it is, a Surface wrapped (and kept, with its scratch layer)."""
+        if not isinstance(target, pygame.Surface):
+            return target
+        if self._canvas is None or self._canvas.target is not target:
+            self._canvas = SurfaceCanvas(target)
+        return self._canvas
+
+    def draw(self, target, now: float, look: Look) -> None:
+        canvas = self.canvas(target)
         if self.incoming is not None and self.progress(now) >= 1.0:
             self._finish()
-        target.fill(BACKGROUND)
+        canvas.clear()
         picture, p = self.incoming, self.progress(now)
         revealing = picture is not None and look.reveal and len(picture.frames) > 1
         if revealing and p >= REVEAL_FADE:
@@ -176,18 +184,17 @@ class Renderer:
             last = len(picture.frames) - 1
             position = ease(look.easing, (p - REVEAL_FADE) / (1 - REVEAL_FADE)) * last
             index = min(int(position), last - 1)
-            self._layer(target, picture, index, now, look, decorate=True)
-            self._layer(target, picture, index + 1, now, look, decorate=False, alpha=position - index)
+            self._layer(canvas, picture, index, now, look, decorate=True)
+            self._layer(canvas, picture, index + 1, now, look, decorate=False, alpha=position - index)
         else:
             if self.current is not None:
-                self._layer(target, self.current, len(self.current.frames) - 1, now, look, decorate=True)
+                self._layer(canvas, self.current, len(self.current.frames) - 1, now, look, decorate=True)
             if picture is not None:
                 # A reveal begins with the sampler's first, blurriest guess fading in.
                 index, fade = (0, p / REVEAL_FADE) if revealing else (len(picture.frames) - 1, p)
-                self._fade_in(target, picture, index, ease(look.easing, fade), now, look)
+                self._fade_in(canvas, picture, index, ease(look.easing, fade), now, look)
         if look.black > 0:
-            level = round(255 * (1.0 - look.black))
-            target.fill((level, level, level), special_flags=pygame.BLEND_MULT)
+            canvas.darken(look.black)
 
     # ---- internals ------------------------------------------------------------------------------------
 
@@ -195,51 +202,22 @@ class Renderer:
         self.current, self.incoming = self.incoming, None
         self.current.forget_previews()
 
-    def _fade_in(self, target: pygame.Surface, picture: Picture, index: int, alpha: float, now: float,
-                 look: Look) -> None:
+    def _fade_in(self, canvas, picture: Picture, index: int, alpha: float, now: float, look: Look) -> None:
         if self.current is not None and self.current.size == picture.size:
             # Same footprint as the postcard going out: only the picture itself needs to fade (one blit).
-            self._layer(target, picture, index, now, look, decorate=False, alpha=alpha)
+            self._layer(canvas, picture, index, now, look, decorate=False, alpha=alpha)
             return
         # Different footprints (or out of black): compose the whole new layer, then fade it in.
-        scratch = self._scratch_for(target.get_size())
-        scratch.set_alpha(None)
-        scratch.fill(BACKGROUND)
-        self._layer(scratch, picture, index, now, look, decorate=True)
-        self._blend(target, scratch, alpha)
+        canvas.begin_layer()
+        self._layer(canvas, picture, index, now, look, decorate=True)
+        canvas.end_layer(alpha)
 
-    @staticmethod
-    def _blend(target: pygame.Surface, layer: pygame.Surface, alpha: float) -> None:
-        layer.set_alpha(round(255 * alpha))
-        target.blit(layer, (0, 0))
-
-    def _scratch_for(self, window: tuple[int, int]) -> pygame.Surface:
-        if self._scratch is None or self._scratch.get_size() != window:
-            self._scratch = pygame.Surface(window, 0, pygame.display.get_surface() or 32)
-        return self._scratch
-
-    def _layer(self, target: pygame.Surface, picture: Picture, index: int, now: float, look: Look,
-               decorate: bool, alpha: float = 1.0) -> None:
-        placement = place(picture.size, target.get_size(), look.frame, look.drift)
+    def _layer(self, canvas, picture: Picture, index: int, now: float, look: Look, decorate: bool,
+               alpha: float = 1.0) -> None:
+        placement = place(picture.size, canvas.size, look.frame, look.drift)
         if decorate and placement.card is not None:
-            self._draw_card(target, placement.card)
-        surface = picture.scaled(index, placement.scaled)
-        x, y = picture.pan(now, placement, self.drift_span)
-        area = pygame.Rect(x, y, placement.dest.w, placement.dest.h)
-        if alpha < 1.0:
-            surface.set_alpha(round(255 * alpha))
-            target.blit(surface, placement.dest, area)
-            surface.set_alpha(None)
-        else:
-            target.blit(surface, placement.dest, area)
-
-    def _draw_card(self, target: pygame.Surface, card: pygame.Rect) -> None:
-        offset = max(3, card.w // 60)
-        if self._shadow is None or self._shadow.get_size() != card.size:
-            self._shadow = pygame.Surface(card.size, pygame.SRCALPHA)
-            self._shadow.fill(SHADOW)
-        target.blit(self._shadow, card.move(offset, offset))
-        target.fill(CARD_WHITE, card)
+            canvas.card(placement.card)
+        canvas.picture(picture, index, placement, picture.pan(now, placement, self.drift_span), alpha)
 
 
 class StatusOverlay:
@@ -252,11 +230,13 @@ class StatusOverlay:
         self._surface: pygame.Surface | None = None
         self._drawn_at = float("-inf")
 
-    def draw(self, target: pygame.Surface, now: float, lines: list[str]) -> None:
+    def draw(self, target, now: float, lines: list[str]) -> None:
+        """On a Surface or a canvas."""
+        canvas = SurfaceCanvas(target) if isinstance(target, pygame.Surface) else target
         if now - self._drawn_at >= self.REFRESH or self._surface is None:
             self._drawn_at = now
-            self._surface = self._render(lines, max(14, target.get_height() // 45))
-        target.blit(self._surface, (12, 12))
+            self._surface = self._render(lines, max(14, canvas.size[1] // 45))
+        canvas.overlay(self._surface, (12, 12))
 
     def _render(self, lines: list[str], size: int) -> pygame.Surface:
         if not pygame.font.get_init():

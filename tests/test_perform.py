@@ -56,10 +56,12 @@ def play(performance: Performance, seconds: float, until_postcards: int = 3) -> 
         now = time.monotonic()
         before = performance.renderer.incoming
         surface = performance.frame(now)
+        if surface is None:  # the sdl2 renderer: the frame is on the graphics card
+            surface = performance.canvas.to_surface()
         shown += performance.renderer.incoming is not None and performance.renderer.incoming is not before
         if shown:  # from the first postcard on (before it, the screen is black while the worker starts)
             frames.append(digest(surface))
-        pygame.display.flip()
+        performance.present()
         first = first if first is not None or not shown else now
         if shown >= until_postcards and now - first >= seconds:
             break
@@ -68,10 +70,12 @@ def play(performance: Performance, seconds: float, until_postcards: int = 3) -> 
     return frames
 
 
-@pytest.mark.parametrize("driver", ["dummy", pytest.param("x11", marks=pytest.mark.display)])
-def test_the_show_runs_and_frames_change_and_obeys_osc(tmp_path, tiny_model, monkeypatch, driver):
+@pytest.mark.parametrize("driver, renderer", [("dummy", "surface"), pytest.param("x11", "surface", marks=pytest.mark.display),
+                                              pytest.param("x11", "sdl2", marks=pytest.mark.display)])
+def test_the_show_runs_and_frames_change_and_obeys_osc(tmp_path, tiny_model, monkeypatch, driver, renderer):
     port = free_port()
     config = load_config(write_config(tmp_path, tiny_model, osc=f"enabled = true\nport = {port}"))
+    config = replace(config, display=replace(config.display, renderer=renderer))
     if driver == "x11":
         monkeypatch.setenv("SDL_VIDEODRIVER", "x11")
     else:

@@ -159,11 +159,12 @@ def test_the_next_postcard_is_scaled_ahead_one_picture_per_frame():
     look = Look(frame="fill", reveal=True, drift=0.04)
     coming = card(5, BLUE, previews=[GREEN] * 6)
     r = Renderer()
+    window = pygame.Surface((320, 180))
     for _ in range(7):
-        r.prepare(coming, (320, 180), look)
+        r.prepare(coming, window, look)
     scaled = place((64, 64), (320, 180), "fill", 0.04).scaled
     r.begin(coming, 3.0, 1.0)
     assert all(r.incoming.has_scaled(i, scaled) for i in range(7)) and r.incoming.born == 3.0
-    r.prepare(card(6, RED), (320, 180), look)
+    r.prepare(card(6, RED), window, look)
     r.begin(card(7, RED), 4.0, 1.0)  # not the prepared one: made on the spot
     assert r.incoming.postcard.seed == 7
