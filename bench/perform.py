@@ -1,6 +1,6 @@
 """Benchmark: the live show. Frame time with the sampler busy, dropped frames at 60 Hz, the time to a new
 postcard, memory and file descriptors across a sampler worker's SIGKILL; optionally SDL2 textures against
-surface blits for the crossfade itself.
+surface blits, frame for frame.
 
 Frames: a headless (or, with --x11, Xvfb) window at each size, paced at 60 Hz like the live loop; the sampler
 worker paints all the time (its queue never fills) with the default scene's sampler and steps; hold 0.1 s
@@ -47,7 +47,8 @@ def parse(argv=None):
                              "missing: small, the shipped preset's shape; right for timings)")
     parser.add_argument("--x11", action="store_true", help="a real X window (run under xvfb-run) instead of SDL dummy")
     parser.add_argument("--sdl2", action="store_true",
-                        help="also time the crossfade with pygame._sdl2.video textures against surface blits (--x11)")
+                        help="each size also with [display] renderer = sdl2 (textures) next to surface blits (--x11)")
+    parser.add_argument("--frames-only", action="store_true", help="skip the sound part (bench/_perform_audio.py)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--minutes", type=float, default=3.0,
                         help="sound: minutes of live audio with a torch loop busy (the 30-minute goal: --minutes 30)")
@@ -79,7 +80,8 @@ def bench_config(model: Path, scenes: Path):
                    logging=replace(config.logging, file=""))
 
 
-def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11: bool) -> dict:
+def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11: bool,
+               renderer: str = "surface") -> dict:
     """Frame times at `size` with the sampler busy; the cold start to the first postcard; fds and memory."""
     import pygame
 
@@ -88,7 +90,8 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
 
     if x11:
         os.environ["SDL_VIDEODRIVER"] = "x11"
-    config = replace(config, display=replace(config.display, size=size, headless=not x11, vsync=False))
+    config = replace(config, display=replace(config.display, size=size, headless=not x11, vsync=False,
+                                             renderer=renderer))
     performance = Performance(config, scenes_dir=scenes, audio=False, controllers=False)
     began = time.monotonic()
     performance.start()
@@ -96,7 +99,7 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
     cold = None
     while cold is None and time.monotonic() - began < 600:  # until the first postcard shows
         performance.frame(time.monotonic())
-        pygame.display.flip()
+        performance.present()
         if performance.renderer.busy:
             cold = time.monotonic() - began
         time.sleep(1 / FPS)
@@ -114,7 +117,7 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
             killed = True
         work = time.thread_time()
         performance.frame(now)
-        pygame.display.flip()
+        performance.present()
         times.append(time.monotonic() - now)
         cpu.append(time.thread_time() - work)  # the frame's own work, without time other processes took
         starts.append(now)
@@ -124,7 +127,7 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
         clock.tick(FPS)
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     result = {
-        "size": f"{size[0]}x{size[1]}", "video": pygame.display.get_driver(), "frames": len(times),
+        "size": f"{size[0]}x{size[1]}", "video": f"{pygame.display.get_driver()}, {renderer}", "frames": len(times),
         "frame_ms_p50": 1000 * statistics.median(times), "frame_ms_p99": 1000 * percentile(times, 99),
         "frame_ms_max": 1000 * max(times), "cpu_ms_p50": 1000 * statistics.median(cpu),
         "cpu_ms_p99": 1000 * percentile(cpu, 99), "dropped": sum(g > 1.5 / FPS for g in gaps),
@@ -136,53 +139,6 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
     }
     performance.stop()
     return result
-
-
-def sdl2_part(size: tuple[int, int], frames: int = 300) -> dict:
-    """The crossfade alone, 2 postcards scaled to the window with alpha: SDL2 textures vs surface blits."""
-    import numpy as np
-    import pygame
-    from pygame._sdl2 import video
-
-    rng = np.random.default_rng(0)
-    pictures = [pygame.image.frombuffer(rng.integers(0, 255, (64, 64, 3), np.uint8).tobytes(), (64, 64), "RGB")
-                for _ in range(2)]
-    out = {"size": f"{size[0]}x{size[1]}"}
-
-    pygame.display.init()
-    screen = pygame.display.set_mode(size)
-    a, b = (pygame.transform.smoothscale(p.convert(), size) for p in pictures)
-    times = []
-    for i in range(frames):
-        t = time.perf_counter()
-        screen.blit(a, (0, 0))
-        b.set_alpha(i % 256)
-        screen.blit(b, (0, 0))
-        pygame.display.flip()
-        times.append(time.perf_counter() - t)
-    out["surface_ms_p50"] = 1000 * statistics.median(times)
-    pygame.display.quit()
-
-    pygame.display.init()
-    window = video.Window("bench", size=size)
-    renderer = video.Renderer(window, vsync=False)
-    out["sdl2_drivers"] = [d.name for d in video.get_drivers()]
-    ta, tb = (video.Texture.from_surface(renderer, p) for p in pictures)
-    tb.blend_mode = 1  # SDL_BLENDMODE_BLEND
-    times = []
-    for i in range(frames):
-        t = time.perf_counter()
-        renderer.clear()
-        ta.draw(dstrect=(0, 0, *size))
-        tb.alpha = i % 256
-        tb.draw(dstrect=(0, 0, *size))
-        renderer.present()
-        times.append(time.perf_counter() - t)
-    out["sdl2_ms_p50"] = 1000 * statistics.median(times)
-    window.destroy()
-    pygame.display.quit()
-    out["surface_over_sdl2"] = out["surface_ms_p50"] / out["sdl2_ms_p50"]
-    return out
 
 
 def table(rows: list[dict]) -> str:
@@ -218,10 +174,9 @@ def main(argv=None) -> None:
         config = bench_config(folder, scenes)
         info = describe_model(folder)
         for size in args.sizes:
-            rows.append(frame_part(config, scenes, size, args.seconds, args.x11))
-            print(table(rows[-1:]), flush=True)
-    if args.sdl2:
-        extra["sdl2"] = [sdl2_part(size) for size in args.sizes]
+            for renderer in ("surface", "sdl2") if args.sdl2 else ("surface",):
+                rows.append(frame_part(config, scenes, size, args.seconds, args.x11, renderer))
+                print(table(rows[-1:]), flush=True)
     what = f"random {args.random} preset" if args.random else str(folder)
     scene = (load_config().path("scenes") / "dawn.toml").read_text()
     print(f"\nmodel: {what}, {info['resolution']} px, {info['params'] / 1e6:.1f}M params; sampler as scene dawn "
@@ -231,11 +186,13 @@ def main(argv=None) -> None:
     print(f"\ntime to a new postcard: {statistics.median(r['s_per_postcard'] for r in rows):.2f} s each while "
           f"drawing (median over sizes); cold start to the first postcard (worker process, imports, model "
           f"load, first postcard): {min(r['cold_start_to_first_postcard_s'] for r in rows):.1f} s")
-    for r in extra.get("sdl2", []):
-        print(f"SDL2 textures vs surface blits, crossfade of two scaled postcards at {r['size']} "
-              f"(render drivers here: {', '.join(r['sdl2_drivers'])}): surface {r['surface_ms_p50']:.2f} ms, "
-              f"textures {r['sdl2_ms_p50']:.2f} ms, ratio {r['surface_over_sdl2']:.2f}x")
-    extra["audio"] = bench_audio(args.minutes)  # the sound engineer's part: bench/_perform_audio.py
+    if args.sdl2:
+        for surface, sdl2 in zip(rows[::2], rows[1::2]):
+            print(f"{surface['size']}: surface blits / SDL2 textures, frame p50: "
+                  f"{surface['frame_ms_p50'] / sdl2['frame_ms_p50']:.2f}x, frame p99: "
+                  f"{surface['frame_ms_p99'] / sdl2['frame_ms_p99']:.2f}x")
+    if not args.frames_only:
+        extra["audio"] = bench_audio(args.minutes)  # the sound engineer's part: bench/_perform_audio.py
     if args.json:
         Path(args.json).write_text(json.dumps({"frames": rows, **extra, "model": what}, indent=2))
 
