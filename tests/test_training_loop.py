@@ -113,3 +113,17 @@ def test_gradient_checkpointing_does_not_change_the_maths(tmp_path):
     assert main(train_args(data, tmp_path / "recomputed", *common, "--gradient-checkpointing")) == 0
     a, b = weights(tmp_path / "plain"), weights(tmp_path / "recomputed")
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def test_two_processes_share_each_step_under_a_distributed_launcher(tmp_path):
+    # The multi-GPU path (accelerate: gradient sync, reductions, one checkpoint), on 2 CPU processes with gloo.
+    data, out = make_images(tmp_path / "data"), tmp_path / "model"
+    command = [str(Path(sys.executable).parent / "torchrun"), "--nproc_per_node", "2", "-m", "training",
+               *train_args(data, out, "--epochs", "3", "--batch", "2", "--checkpoint-every", "4")]
+    done = subprocess.run(command, cwd=ROOT, env={**ENV, "ACCELERATE_USE_CPU": "1"}, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    path, meta = checkpoint.latest(out)
+    assert meta["step"] == 6 and meta["run"]["processes"] == 2  # 8 images / (2 x 2) = 2 steps an epoch
+    assert (path / "random_states_1.pkl").is_file()
+    assert json.loads((out / "training.json").read_text())["images_seen"] == 24
