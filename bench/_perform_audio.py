@@ -41,7 +41,7 @@ def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
     from engine.audio.live import TIMINGS
 
     start = audio.stats
-    seen, times = start["callbacks"], []
+    seen, times, starts = start["callbacks"], [], []
     memory = []
     end = time.monotonic() + seconds
     while True:
@@ -51,19 +51,22 @@ def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
             raise RuntimeError("callback timings wrapped before they were read")
         index = np.arange(seen, now) % TIMINGS
         times.append(audio.timings[index] * 1000)
+        starts.append(audio.started[index] * 1000)
         seen = now
         memory.append((_rss_mib(os.getpid()), _open_fds(os.getpid()), _rss_mib(audio.host.pid)))
         if time.monotonic() >= end:
             break
     stats = audio.stats
     ms = np.concatenate(times)
+    gaps = np.diff(np.concatenate(starts))  # callback start to start: 10.67 ms when on time
     load = os.getloadavg()[0]
     return dict(seconds=seconds, callbacks=stats["callbacks"] - start["callbacks"],
                 expected=round(seconds * audio.samplerate / audio.block),
                 underruns=stats["underruns"] - start["underruns"],
                 starved=stats["ring_starved"] - start["ring_starved"],
                 p50=float(np.percentile(ms, 50)), p99=float(np.percentile(ms, 99)),
-                p999=float(np.percentile(ms, 99.9)), max=float(ms.max()),
+                p999=float(np.percentile(ms, 99.9)), max=float(ms.max()), gap_max=float(gaps.max()),
+                late=int((gaps > 1.5 * 1000 * audio.block / audio.samplerate).sum()),
                 rss_first=memory[0][0], rss_last=memory[-1][0], rss_max=max(m[0] for m in memory),
                 fds_first=memory[0][1], fds_last=memory[-1][1],
                 worker_rss_first=memory[0][2], worker_rss_last=memory[-1][2], load=load)
@@ -111,13 +114,15 @@ def _print_audio(r: dict) -> None:
     print(f"\naudio: scene {r['scene']} ({r['layers']} layers), 48 kHz, block 512 "
           f"({512 / 48:.2f} ms of sound per callback)")
     print(f"{'phase':<28}{'callbacks':>10}{'expected':>10}{'underruns':>10}{'starved':>8}"
-          f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'max ms':>9}{'load':>6}")
-    for name, label in (("idle", "idle"), ("busy", "torch loop busy")):
+          f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'max ms':>9}{'max gap ms':>11}{'late':>6}{'load':>6}")
+    for name, label in (("idle", "no torch loop"), ("busy", "torch loop busy")):
         p = r[name]
         print(f"{label + ' ' + format(p['seconds'], '.0f') + ' s':<28}{p['callbacks']:>10}{p['expected']:>10}"
               f"{p['underruns']:>10}{p['starved']:>8}{p['p50']:>9.3f}{p['p99']:>9.3f}{p['p999']:>10.3f}"
-              f"{p['max']:>9.2f}{p['load']:>6.1f}")
+              f"{p['max']:>9.2f}{p['gap_max']:>11.2f}{p['late']:>6}{p['load']:>6.1f}")
     b = r["busy"]
+    print("ms: time inside the callback; gap: from one callback's start to the next (late: over 1.5 periods); "
+          "load: the machine's 1-minute load average at the end (it is shared)")
     print(f"busy/idle callback p50 {b['p50'] / r['idle']['p50']:.2f}x, p99 {b['p99'] / r['idle']['p99']:.2f}x")
     print(f"memory over the busy run: engine RSS {b['rss_first']:.1f} -> {b['rss_last']:.1f} MiB "
           f"(max {b['rss_max']:.1f}), open fds {b['fds_first']} -> {b['fds_last']}, worker RSS "

@@ -75,8 +75,8 @@ def test_addresses_and_values():
     assert mixer.master_target == 0.0
     b.apply("/audio/mute", 0)
     assert mixer.master_target == 1.5
-    assert b.values() == {"/audio/master": 1.5, "/audio/mute": False, "/audio/layer/frogs/gain": 0.3,
-                          "/audio/layer/frogs/mute": True, "/audio/layer/frogs/density": 1.0}
+    frogs = b.layers["frogs"]
+    assert (b.master, b.muted, frogs.gain, frogs.mute, frogs.density) == (1.5, False, 0.3, True, 1.0)
     for bad in ("/audio/layer/frogs/pan", "/audio/volume", "/audio/layer/toads/gain"):
         with pytest.raises(CommandError, match=bad.replace("/", ".")):
             b.apply(bad, 1.0)

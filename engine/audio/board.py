@@ -122,15 +122,6 @@ class Board:
             for name, layer, scene_gain in waiting:
                 self._enter(name, layer, scene_gain, self.scene_fade)
 
-    def values(self) -> dict:
-        """Current values of every audio address, for feedback and the status overlay."""
-        with self.lock:
-            out = {"/audio/master": self.master, "/audio/mute": self.muted}
-            for name, p in self.layers.items():
-                base = f"/audio/layer/{name}"
-                out.update({f"{base}/gain": p.gain, f"{base}/mute": p.mute, f"{base}/density": p.density})
-            return out
-
     def _enter(self, name: str, layer: LayerSettings, scene_gain: float, fade: float) -> None:
         if not self.free:
             self._hurry_quietest()

@@ -54,7 +54,8 @@ class AudioEngine:
         self.taps = Taps(self.block, math.ceil(TAP_SECONDS * self.samplerate / self.block))
         self.callbacks = self.underruns = self.errors = 0
         self.frame = 0
-        self.timings = np.zeros(TIMINGS)
+        self.timings = np.zeros(TIMINGS)  # seconds each callback took, a ring by callback number
+        self.started = np.zeros(TIMINGS)  # perf_counter() when each began: late starts show as long gaps
         self._housekeeper = Ticker("audio housekeeping", self._housekeeping, HOUSEKEEPING_SECONDS)
         self._starving = RateLimitedLog(log, 10.0)
         self._reported = (0, 0, 0)  # starved, dropped, errors already logged
@@ -124,6 +125,7 @@ class AudioEngine:
         self.taps.push(outdata, self.frame)
         self.frame += frames
         self.timings[self.callbacks % TIMINGS] = time.perf_counter() - began
+        self.started[self.callbacks % TIMINGS] = began
         self.callbacks += 1
         self.keeper.callbacks = self.callbacks
 

@@ -45,7 +45,6 @@ class Mixer:
         self.master = self.master_target = float(master)
         self.master_rate = 1.0 / (LEVEL_RAMP_S * samplerate)
         self.starved = 0                     # times a playing slot ran low and faded out
-        self.frames_mixed = 0
         # Scratch, allocated once.
         self._previous = np.zeros((3, slots))
         self._step = np.zeros((3, slots))
@@ -147,7 +146,6 @@ class Mixer:
                 np.multiply(buffer, ramp, out=buffer)
             np.add(out, buffer, out=out)
         soft_limit(out, excess, bent)
-        self.frames_mixed += frames
 
     def _advance(self, frames: int) -> None:
         """Move every slew-limited value towards its target by at most rate x frames."""
