@@ -53,7 +53,7 @@ def test_loss_falls_and_the_export_loads_and_samples(tmp_path):
     assert main(train_args(data, out, "--epochs", "25", "--lr", "1e-3", "--log-every", "5")) == 0
     lines = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert lines[-1]["step"] == 50
-    assert {"step", "epoch", "loss", "lr", "img_per_s", "peak_mem_bytes", "data_s", "train_s", "preview_s"} <= set(lines[0])
+    assert {"step", "epoch", "loss", "lr", "img_per_s", "peak_mem_bytes", "data_s", "train_s", "preview_s", "save_s"} <= set(lines[0])
     assert np.mean([l["loss"] for l in lines[-3:]]) < 0.5 * lines[0]["loss"]
 
     pipe = DDPMPipeline.from_pretrained(out)

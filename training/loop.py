@@ -192,7 +192,7 @@ def train(args) -> int:
     ema_unet = UNet2DModel.from_config(accelerator.unwrap_model(unet).config).to(device).eval()
     n_params = sum(p.numel() for p in ema_unet.parameters())
     command = getattr(args, "command", None) or shlex.join(sys.argv)
-    times = {"data_s": 0.0, "train_s": 0.0, "preview_s": 0.0}
+    times = {"data_s": 0.0, "train_s": 0.0, "preview_s": 0.0, "save_s": 0.0}
     session_start, session_step = time.monotonic(), step
     last_preview = {"step": -1, "image": None}
 
@@ -224,14 +224,18 @@ def train(args) -> int:
         return image
 
     def save_checkpoint():
+        t0 = time.monotonic()
         meta = {"step": step, "epoch": step // steps_per_epoch, "run": run_facts,
                 "wall_s": wall_before + time.monotonic() - started}
         checkpoint.save(accelerator, out, step, meta, args.keep_checkpoints)
+        times["save_s"] += time.monotonic() - t0
 
     def export_model():
         if main:
             image = preview()
+            t0 = time.monotonic()
             export(out, ema_unet, noise_scheduler, facts(), image)
+            times["save_s"] += time.monotonic() - t0
             log.info("exported the EMA weights at step %d to %s", step, out)
         accelerator.wait_for_everyone()
 
