@@ -74,7 +74,8 @@ def test_a_value_applies_and_the_coerced_value_comes_back_to_the_sender(setup):
     client.send("/visual/freeze", 1)
     assert client.receive(until=lambda got: got) == [("/visual/freeze", (1,))]  # on/off goes back as 0/1
     assert show.values()["/visual/freeze"] is True
-    assert controllers.osc.stats["forwarded"] == 2 and show.stats["applied"] == 2
+    assert wait_for(lambda: show.stats["applied"] == 2)  # counted just after the listeners have run
+    assert controllers.osc.stats["forwarded"] == 2
 
 
 @pytest.mark.parametrize("address, args, stat", [
@@ -108,8 +109,8 @@ def test_undecodable_datagrams_are_counted_and_never_stop_the_server(setup):
         client.send_raw(data)
     assert wait_for(lambda: controllers.osc.stats["dropped_malformed"] == 7)
     client.send("/audio/master", 0.25)
-    assert wait_for(lambda: show.values()["/audio/master"] == 0.25)
-    assert show.stats["applied"] == 1
+    assert wait_for(lambda: show.stats["applied"] == 1)  # that one, and none of the broken ones
+    assert show.values()["/audio/master"] == 0.25
 
 
 def bundle(*contents, timestamp=IMMEDIATELY):
