@@ -87,6 +87,14 @@ def test_wild_density_values_are_clamped_or_ignored_never_break_the_sound(source
     assert voice.density == 10.0  # nan and inf ignored, -5 clamped to 0, 1e9 to 10
 
 
+@pytest.mark.parametrize("source", ["owls", "frogs"])
+def test_raising_density_live_is_heard_soon_not_after_a_wait_drawn_at_the_old_density(source):
+    voice = make_voice(LayerSettings(source=source, density=0.01, distance=0.0), RATE, 2)
+    assert np.abs(voice.render(5 * RATE)).max() == 0.0  # the first event is minutes away at density 0.01
+    voice.density = 10.0
+    assert np.abs(voice.render(10 * RATE)).max() > 0.1
+
+
 def test_more_density_means_more_events():
     sparse = render("birds", 30, density=0.5, distance=0.0)
     dense = render("birds", 30, density=4.0, distance=0.0)

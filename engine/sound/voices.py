@@ -79,8 +79,8 @@ class Voice:
 
 
 class EventVoice(Voice):
-    """A voice made of separate events (calls, croaks, flutters) at random times, density events a mean
-    interval. Subclasses say how long the longest event is, and make one event."""
+    """A voice made of separate events (calls, croaks, flutters) at random times, on average one every
+    mean_interval_s / density seconds. Subclasses say how long the longest event is, and make one event."""
 
     mean_interval_s = 1.0
     longest_s = 1.0
@@ -89,16 +89,26 @@ class EventVoice(Voice):
         super().__init__(layer, samplerate, seed)
         self.ring = EventRing(self.chunk + self.seconds(self.longest_s) + self.distance.tail)
         self._next = np.inf  # scheduled on the first chunk
+        self._paced = self.density  # the density the pending wait was drawn with
 
     def _dry(self, frames: int) -> np.ndarray:
-        end = self.ring.position + frames
+        now = self.ring.position
+        if self.density != self._paced and self._next != np.inf and self._waiting_on_density():
+            # Density changed live: stretch what is left of the wait (fair for a Poisson wait, which has
+            # no memory), so a performer hears the change now, not after a wait drawn at the old density.
+            self._next = now + (self._next - now) * self._paced / self.density if self.density > 0 else np.inf
         if self._next == np.inf and self.density > 0:  # the start, or density came back from 0
-            self._next = self.ring.position + self._interval()
-        while self._next < end:
+            self._next = now + self._interval()
+        self._paced = self.density
+        while self._next < now + frames:
             sound, position = self._event()
             self.ring.add(int(self._next), pan(self.distance.darken(sound), position))
             self._next += self._interval()
         return self.ring.read(frames)
+
+    def _waiting_on_density(self) -> bool:
+        """Whether the pending wait was drawn from the density (a rhythm's beat is not)."""
+        return True
 
     def _interval(self) -> float:
         """Frames until the next event; Poisson by default."""
@@ -276,17 +286,21 @@ class Frogs(EventVoice):
         self.frogs = [dict(f0=r.uniform(110, 170), period=r.uniform(0.45, 0.7), pulse=r.uniform(25, 45),
                            formant=r.uniform(500, 900), position=r.uniform(-self.spread, self.spread))
                       for _ in range(2)]
-        self.frog, self.left_in_bout = self.frogs[0], 0
+        self.frog, self.left_in_bout, self.in_pause = self.frogs[0], 0, True
 
     def _interval(self) -> float:
         if self.density <= 0:
             return np.inf
-        if self.left_in_bout > 0:
+        self.in_pause = self.left_in_bout == 0
+        if not self.in_pause:
             self.left_in_bout -= 1
             return self.frog["period"] * self.rng.uniform(0.97, 1.03) * self.samplerate
         self.frog = self.frogs[self.rng.integers(len(self.frogs))]
         self.left_in_bout = int(self.rng.integers(6, 16))
         return 1.0 + self.rng.exponential(self.mean_interval_s / self.density) * self.samplerate
+
+    def _waiting_on_density(self) -> bool:
+        return self.in_pause
 
     def _event(self) -> tuple[np.ndarray, float]:
         f = self.frog
