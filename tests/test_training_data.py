@@ -83,3 +83,13 @@ def test_augment_crops_flips_and_is_reproducible():
         source = stored[i].float() / 127.5 - 1
         windows = [source[:, y:y + 32, x:x + 32] for y in range(5) for x in range(5)]
         assert any(torch.equal(out, w) or torch.equal(out, w.flip(-1)) for w in windows)
+
+
+def test_transparent_parts_become_white(tmp_path):
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[..., 0] = 255  # red everywhere, but only the left half opaque
+    rgba[:, :20, 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "half.png")
+    pixels = load_images(str(tmp_path), 32).pixels[0]
+    assert pixels[:, 18, 2].tolist() == [255, 0, 0] and pixels[:, 18, -3].tolist() == [255, 255, 255]
+

@@ -42,9 +42,11 @@ def square(image, size: int) -> np.ndarray:
     from PIL import Image, ImageOps
 
     image = ImageOps.exif_transpose(image)
-    if image.mode != "RGB":
-        # Palette and grey images go through RGBA so transparency becomes a colour, not garbage.
-        image = image.convert("RGBA").convert("RGB") if image.mode in ("P", "LA", "PA") else image.convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        # Transparent parts go on white (what a viewer shows), not on whatever colour hides under alpha 0.
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    image = image.convert("RGB")
     image = ImageOps.fit(image, (size, size), method=Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
 
