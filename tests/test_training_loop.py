@@ -127,3 +127,21 @@ def test_two_processes_share_each_step_under_a_distributed_launcher(tmp_path):
     assert meta["step"] == 6 and meta["run"]["processes"] == 2  # 8 images / (2 x 2) = 2 steps an epoch
     assert (path / "random_states_1.pkl").is_file()
     assert json.loads((out / "training.json").read_text())["images_seen"] == 24
+
+
+def test_sigterm_stops_cleanly_with_a_checkpoint_and_an_export(tmp_path):
+    data, out = make_images(tmp_path / "data"), tmp_path / "model"
+    command = [sys.executable, "-m", "training",
+               *train_args(data, out, "--epochs", "100000", "--checkpoint-every", "2", "--export-every", "100000")]
+    process = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 120
+    while not checkpoint.latest(out):
+        assert process.poll() is None and time.monotonic() < deadline, "no checkpoint came"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err[-2000:]
+    assert "stop requested" in err
+    path, meta = checkpoint.latest(out)
+    assert json.loads((out / "training.json").read_text())["steps"] == meta["step"] >= 2

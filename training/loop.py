@@ -17,6 +17,7 @@ import shlex
 import shutil
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -92,12 +93,22 @@ def peak_memory(device) -> tuple[int, str]:
 
 
 class StopFlag:
-    """SIGTERM / SIGINT ask the loop to stop at the next step, after a checkpoint and an export."""
+    """While entered, SIGTERM / SIGINT ask the loop to stop at the next step, after a checkpoint and an export."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self):
         self.asked = False
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._ask)
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():  # Python only lets the main thread catch signals
+            self._previous = {sig: signal.signal(sig, self._ask) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
     def _ask(self, signum, frame):
         if self.asked:  # a second Ctrl-C: stop now
@@ -242,67 +253,67 @@ def train(args) -> int:
     log_file = open(out / LOG_FILE, "a") if main else None
     bar = tqdm(total=total_steps, initial=step, disable=not main, unit="step", dynamic_ncols=True,
                mininterval=1.0 if sys.stderr.isatty() else 30.0)
-    stop = StopFlag()
     loss_sum, loss_count = torch.zeros((), device=device), 0
     window_start, window_step = time.monotonic(), step
     time_limit_s = args.time_limit * 60 if args.time_limit else math.inf
     unet.train()
-    try:
-        while step < total_steps:
-            t0 = time.monotonic()
-            clean, noise, timesteps = batches(step)
-            noisy = noise_scheduler.add_noise(clean, noise, timesteps)
-            t1 = time.monotonic()
-            with accelerator.autocast():
-                prediction = unet(noisy, timesteps).sample
-            loss = F.mse_loss(prediction.float(), noise)
-            accelerator.backward(loss)
-            accelerator.clip_grad_norm_(unet.parameters(), 1.0)
-            optimizer.step()
-            lr_scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            ema.step(unet.parameters())
-            step += 1
-            loss_sum += loss.detach()
-            loss_count += 1
-            times["data_s"] += t1 - t0
-            times["train_s"] += time.monotonic() - t1
-            bar.update(1)
+    with StopFlag() as stop:
+        try:
+            while step < total_steps:
+                t0 = time.monotonic()
+                clean, noise, timesteps = batches(step)
+                noisy = noise_scheduler.add_noise(clean, noise, timesteps)
+                t1 = time.monotonic()
+                with accelerator.autocast():
+                    prediction = unet(noisy, timesteps).sample
+                loss = F.mse_loss(prediction.float(), noise)
+                accelerator.backward(loss)
+                accelerator.clip_grad_norm_(unet.parameters(), 1.0)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                ema.step(unet.parameters())
+                step += 1
+                loss_sum += loss.detach()
+                loss_count += 1
+                times["data_s"] += t1 - t0
+                times["train_s"] += time.monotonic() - t1
+                bar.update(1)
 
-            stopping = stop.asked or time.monotonic() - started > time_limit_s
-            if processes > 1:  # every process must agree to stop at the same step
-                flag = torch.tensor(float(stopping), device=device)
-                stopping = bool(accelerator.reduce(flag, "max").item())
-            last = stopping or step >= total_steps
-            if step % args.log_every == 0 or last:
-                now = time.monotonic()
-                mean_loss = accelerator.reduce(loss_sum, "mean").item() / loss_count
-                img_per_s = (step - window_step) * global_batch / max(now - window_start, 1e-9)
-                peak, _ = peak_memory(device)
-                line = {"step": step, "epoch": step // steps_per_epoch, "loss": mean_loss,
-                        "lr": lr_scheduler.get_last_lr()[0], "img_per_s": img_per_s, "peak_mem_bytes": peak,
-                        **{k: round(v, 3) for k, v in times.items()}, "elapsed_s": round(now - started, 3)}
-                if main:
-                    log_file.write(json.dumps(line) + "\n")
-                    log_file.flush()
-                    bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{img_per_s:.1f}", refresh=False)
-                loss_sum.zero_()
-                loss_count, window_start, window_step = 0, now, step
-            if step % args.preview_every == 0 and not last and main:
-                preview()
-            if step % args.checkpoint_every == 0 or last:
-                save_checkpoint()
-            if step % args.export_every == 0 or last:
+                stopping = stop.asked or time.monotonic() - started > time_limit_s
+                if processes > 1:  # every process must agree to stop at the same step
+                    flag = torch.tensor(float(stopping), device=device)
+                    stopping = bool(accelerator.reduce(flag, "max").item())
+                last = stopping or step >= total_steps
+                if step % args.log_every == 0 or last:
+                    now = time.monotonic()
+                    mean_loss = accelerator.reduce(loss_sum, "mean").item() / loss_count
+                    img_per_s = (step - window_step) * global_batch / max(now - window_start, 1e-9)
+                    peak, _ = peak_memory(device)
+                    line = {"step": step, "epoch": step // steps_per_epoch, "loss": mean_loss,
+                            "lr": lr_scheduler.get_last_lr()[0], "img_per_s": img_per_s, "peak_mem_bytes": peak,
+                            **{k: round(v, 3) for k, v in times.items()}, "elapsed_s": round(now - started, 3)}
+                    if main:
+                        log_file.write(json.dumps(line) + "\n")
+                        log_file.flush()
+                        bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{img_per_s:.1f}", refresh=False)
+                    loss_sum.zero_()
+                    loss_count, window_start, window_step = 0, now, step
+                if step % args.preview_every == 0 and not last and main:
+                    preview()
+                if step % args.checkpoint_every == 0 or last:
+                    save_checkpoint()
+                if step % args.export_every == 0 or last:
+                    export_model()
+                if stopping:
+                    reason = "stop requested" if stop.asked else f"time limit of {args.time_limit:g} min reached"
+                    log.info("%s at step %d (epoch %d)", reason, step, step // steps_per_epoch)
+                    break
+            if step == session_step:  # nothing left to train (resumed a finished run): still leave a model
+                log.info("the run had already reached %d steps; exporting it", step)
                 export_model()
-            if stopping:
-                reason = "stop requested" if stop.asked else f"time limit of {args.time_limit:g} min reached"
-                log.info("%s at step %d (epoch %d)", reason, step, step // steps_per_epoch)
-                break
-        if step == session_step:  # nothing left to train (resumed a finished run): still leave a model
-            log.info("the run had already reached %d steps; exporting it", step)
-            export_model()
-    finally:
-        bar.close()
-        if log_file:
-            log_file.close()
+        finally:
+            bar.close()
+            if log_file:
+                log_file.close()
     return 0
