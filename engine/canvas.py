@@ -46,13 +46,13 @@ class SurfaceCanvas:
 
     def prepare(self, picture, index: int, placement) -> bool:
         """Make what drawing this picture needs; True if there was work to do."""
-        if picture.has_scaled(index, placement.scaled):
+        if picture.has_scaled(index, placement):
             return False
-        picture.scaled(index, placement.scaled)
+        picture.scaled(index, placement)
         return True
 
     def picture(self, picture, index: int, placement, pan: tuple[int, int], alpha: float) -> None:
-        surface = picture.scaled(index, placement.scaled)
+        surface = picture.scaled(index, placement)
         area = pygame.Rect(pan, placement.dest.size)
         if alpha < 1.0:
             surface.set_alpha(round(255 * alpha))
@@ -127,7 +127,7 @@ class TextureCanvas:
         texture.alpha = round(255 * alpha)
         # The viewport clips to the visible rectangle; the picture, larger by the drift, moves under it.
         self.renderer.set_viewport(placement.dest)
-        texture.draw(dstrect=(-pan[0], -pan[1], *placement.scaled))
+        texture.draw(srcrect=placement.crop, dstrect=(-pan[0], -pan[1], *placement.scaled))
         self.renderer.set_viewport(None)
 
     def begin_layer(self) -> None:

@@ -155,7 +155,7 @@ class Performance:
 
         self.config = config
         self.offline = offline
-        self.show = Show(config, scenes_dir, scene)
+        self.show = Show(config, scenes_dir, scene, use_schedule=not offline)
         if seed is not None:
             self.show.report("/sampler/seed", seed)
         self.size = tuple(size or (config.recording.size if offline else config.display.size))
@@ -238,6 +238,11 @@ class Performance:
         if self.sampler is not None:
             self.sampler.close()
             self.sampler = None
+        if self._window is not None:  # textures, SDL's renderer, then the window, before the video system
+            self.renderer = type(self.renderer)()
+            self.canvas = None
+            self._window.destroy()
+            self._window = None
         pygame.display.quit()
 
     def attach_recording(self, audio_path: str | None = None) -> None:

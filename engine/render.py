@@ -49,11 +49,19 @@ def to_surface(picture: np.ndarray) -> pygame.Surface:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a picture goes in a window: the visible rectangle, the scaled size behind it, the card."""
-    dest: pygame.Rect         # visible part on screen
-    scaled: tuple[int, int]   # size the picture is scaled to (>= dest: the margin drift pans over)
-    card: pygame.Rect | None  # the paper around it (postcard frame)
-    drift: float              # the share of `dest` the picture may pan by
+    """Where a picture goes in a window and which part of it is ever seen there.
+
+    The picture is scaled by `scale` (screen pixels per picture pixel); fill crops it and drift shows it
+    larger than `dest`, so only `crop` (picture pixels) is ever visible: only that part is scaled, to
+    `scaled`. The visible rectangle rests at `centre` and pans by up to `reach` either way (both in
+    the coordinates of the whole scaled picture, whose top-left `origin` the crop starts at)."""
+    dest: pygame.Rect              # visible part on screen
+    card: pygame.Rect | None       # the paper around it (postcard frame)
+    crop: pygame.Rect              # the picture's pixels that can show
+    scaled: tuple[int, int]        # size the crop is scaled to (>= dest: the margin drift pans over)
+    origin: tuple[float, float]
+    centre: tuple[float, float]
+    reach: tuple[float, float]
 
 
 def place(picture: tuple[int, int], window: tuple[int, int], frame: str, drift: float) -> Placement:
@@ -70,8 +78,17 @@ def place(picture: tuple[int, int], window: tuple[int, int], frame: str, drift: 
         if frame == "postcard":
             border = max(2, round(min(dest.size) * 0.05))
             card = dest.inflate(2 * border, 2 * border)
-    cover = max(dest.w / pw, dest.h / ph) * (1.0 + drift)
-    return Placement(dest, (max(dest.w, round(pw * cover)), max(dest.h, round(ph * cover))), card, drift)
+    scale = max(dest.w / pw, dest.h / ph) * (1.0 + drift)
+    centre = ((pw * scale - dest.w) / 2, (ph * scale - dest.h) / 2)
+    reach = (min(2 * centre[0], dest.w * drift) / 2, min(2 * centre[1], dest.h * drift) / 2)
+    # The picture pixels the visible rectangle can ever cover, rounded outwards.
+    x0 = max(0, math.floor((centre[0] - reach[0]) / scale))
+    y0 = max(0, math.floor((centre[1] - reach[1]) / scale))
+    x1 = min(pw, math.ceil((centre[0] + reach[0] + dest.w) / scale))
+    y1 = min(ph, math.ceil((centre[1] + reach[1] + dest.h) / scale))
+    crop = pygame.Rect(x0, y0, x1 - x0, y1 - y0)
+    scaled = (max(dest.w, round(crop.w * scale)), max(dest.h, round(crop.h * scale)))
+    return Placement(dest, card, crop, scaled, (x0 * scale, y0 * scale), centre, reach)
 
 
 class Picture:
@@ -90,16 +107,18 @@ class Picture:
     def size(self) -> tuple[int, int]:
         return self.frames[-1].get_size()
 
-    def has_scaled(self, index: int, size: tuple[int, int]) -> bool:
-        return (index, size) in self._scaled
+    def has_scaled(self, index: int, placement: Placement) -> bool:
+        return (index, tuple(placement.crop), placement.scaled) in self._scaled
 
-    def scaled(self, index: int, size: tuple[int, int]) -> pygame.Surface:
-        key = (index, size)
+    def scaled(self, index: int, placement: Placement) -> pygame.Surface:
+        """Frame `index`, the part of it that can show, smoothscaled (once per placement)."""
+        key = (index, tuple(placement.crop), placement.scaled)
         surface = self._scaled.get(key)
         if surface is None:
             if len(self._scaled) > 2 * len(self.frames):  # a resized window or a drift slider: keep few
                 self._scaled.clear()
-            surface = self._scaled[key] = pygame.transform.smoothscale(self.frames[index], size)
+            part = self.frames[index].subsurface(placement.crop)
+            surface = self._scaled[key] = pygame.transform.smoothscale(part, placement.scaled)
         return surface
 
     def forget_previews(self) -> None:
@@ -109,15 +128,13 @@ class Picture:
         self.textures = {k: v for k, v in self.textures.items() if k == last}
 
     def pan(self, now: float, placement: Placement, span: float) -> tuple[int, int]:
-        """Top-left of the visible area in the scaled picture: a slow back-and-forth along `direction`."""
-        spare_x = placement.scaled[0] - placement.dest.w
-        spare_y = placement.scaled[1] - placement.dest.h
-        # Centred on the picture (fill crops the sides evenly), swinging over the margin drift added.
-        reach_x = min(spare_x, placement.dest.w * placement.drift) / 2
-        reach_y = min(spare_y, placement.dest.h * placement.drift) / 2
+        """Top-left of the visible area in the scaled crop: a slow back-and-forth along `direction`."""
         u = 0.5 - 0.5 * math.cos(2 * math.pi * (now - self.born) / (2 * span))  # 0 -> 1 -> 0, eased ends
         t = (u - 0.5) * 2  # -1 .. 1
-        return round(spare_x / 2 + t * self.direction[0] * reach_x), round(spare_y / 2 + t * self.direction[1] * reach_y)
+        x = placement.centre[0] + t * self.direction[0] * placement.reach[0] - placement.origin[0]
+        y = placement.centre[1] + t * self.direction[1] * placement.reach[1] - placement.origin[1]
+        spare_x, spare_y = placement.scaled[0] - placement.dest.w, placement.scaled[1] - placement.dest.h
+        return min(spare_x, max(0, round(x))), min(spare_y, max(0, round(y)))
 
 
 class Renderer:

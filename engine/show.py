@@ -40,10 +40,12 @@ SCHEDULE_INTERVAL = 1.0  # seconds between looks at the wall clock
 
 class Show:
     def __init__(self, config: Config, scenes_dir: Path | None = None, scene: str | None = None, *,
-                 wall_clock: Callable[[], dt.datetime] = dt.datetime.now):
+                 wall_clock: Callable[[], dt.datetime] = dt.datetime.now, use_schedule: bool = True):
+        """`wall_clock`: local time for the schedule (tests pass a fake one); `use_schedule=False` for
+        offline renders, whose show time has nothing to do with the time of day."""
         self.config = config
         self.scenes_dir = Path(scenes_dir) if scenes_dir is not None else config.path("scenes")
-        self.schedule = Schedule(config.show.schedule)
+        self.schedule = Schedule(config.show.schedule if use_schedule else [])
         self.wall_clock = wall_clock
         self.stats: dict[str, int] = {"applied": 0, "rejected": 0, "scene_changes": 0, "reload_errors": 0}
         self._inbox: queue.SimpleQueue[Command] = queue.SimpleQueue()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -141,6 +142,23 @@ def test_sigterm_ends_the_show_cleanly_after_a_heartbeat(tmp_path, tiny_model):
         if show.poll() is None:
             show.kill()
             show.wait()
+
+
+def test_demo_without_a_display_runs_headless_and_records_demo_mp4(tmp_path, tiny_model, monkeypatch, capsys):
+    import av
+
+    config = write_config(tmp_path, tiny_model)
+    shutil.copytree(tiny_model, tmp_path / "models" / "default")
+    (tmp_path / "scenes" / "tiny.toml").write_text('[visual]\nsteps = 3\nhold = 0.5\ncrossfade = 0.5\n')
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["--config", str(config), "perform", "--demo", "--duration", "4"]) == 0
+    out = capsys.readouterr().out
+    movie = tmp_path / "demo.mp4"
+    assert "headless" in out and str(movie) in out
+    with av.open(str(movie)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames >= 30  # recording.fps = 30: most of 4 s (the first frames wait for the first postcard)
 
 
 def test_bad_inputs_are_clear_errors(tmp_path, tiny_model, capsys):

@@ -81,7 +81,8 @@ def test_the_first_postcard_fades_in_from_black_and_the_bars_stay_black():
 def test_frame_modes_place_the_postcard():
     assert place((64, 64), (1280, 720), "letterbox", 0.0).dest == pygame.Rect(280, 0, 720, 720)
     fill = place((64, 64), (1280, 720), "fill", 0.0)
-    assert fill.dest == pygame.Rect(0, 0, 1280, 720) and fill.scaled == (1280, 1280)
+    assert fill.dest == pygame.Rect(0, 0, 1280, 720)
+    assert fill.crop == pygame.Rect(0, 14, 64, 36) and fill.scaled == (1280, 720)  # only what shows is scaled
     framed = place((64, 64), (1280, 720), "postcard", 0.0)
     assert framed.card.contains(framed.dest) and framed.card.h < 720
     drifting = place((64, 64), (1280, 720), "letterbox", 0.1)
@@ -162,9 +163,22 @@ def test_the_next_postcard_is_scaled_ahead_one_picture_per_frame():
     window = pygame.Surface((320, 180))
     for _ in range(7):
         r.prepare(coming, window, look)
-    scaled = place((64, 64), (320, 180), "fill", 0.04).scaled
+    placement = place((64, 64), (320, 180), "fill", 0.04)
     r.begin(coming, 3.0, 1.0)
-    assert all(r.incoming.has_scaled(i, scaled) for i in range(7)) and r.incoming.born == 3.0
+    assert all(r.incoming.has_scaled(i, placement) for i in range(7)) and r.incoming.born == 3.0
     r.prepare(card(6, RED), window, look)
     r.begin(card(7, RED), 4.0, 1.0)  # not the prepared one: made on the spot
     assert r.incoming.postcard.seed == 7
+
+
+@pytest.mark.parametrize("frame", ["letterbox", "fill", "postcard"])
+def test_the_middle_of_the_postcard_is_in_the_middle_of_the_window(frame):
+    picture = np.zeros((64, 64, 3), np.uint8)
+    picture[28:36, 28:36] = (250, 250, 250)  # a white square in the middle, black around
+    target = pygame.Surface((1280, 720))
+    r = Renderer()
+    r.begin(Postcard(9, picture), 0.0, 0.0)
+    r.draw(target, 0.0, Look(frame=frame))
+    pixels = pygame.surfarray.array3d(target)[..., 0]
+    ys, xs = np.nonzero(pixels.T > 200)
+    assert abs(xs.mean() - 640) < 4 and abs(ys.mean() - 360) < 4

@@ -170,3 +170,13 @@ def test_schedule_changes_scene_at_its_times_on_a_fake_clock(scenes):
 def test_unknown_start_scene_is_a_user_error(scenes):
     with pytest.raises(UserError, match="scene"):
         Show(load_config(), scenes, "jungle-disco")
+
+
+def test_an_offline_show_ignores_the_schedule(scenes):
+    from dataclasses import replace
+    config = load_config()
+    config = replace(config, show=ShowSettings(scene="rain", schedule=[ScheduleEntry("06:00", "dawn")]))
+    show = Show(config, scenes, use_schedule=False, wall_clock=lambda: dt.datetime(2025, 1, 1, 7, 0))
+    show.update(0.0)
+    show.update(100.0)
+    assert show.scene.name == "rain"
