@@ -3,9 +3,9 @@
     .venv/bin/python -m bench.synth                  # the figures in docs/benchmarks.md (## Synth)
     .venv/bin/python -m bench.synth --stream-s 600   # a shorter memory run
 
-1. Real-time factor (seconds of audio per second of the process's CPU time, all threads counted) of the default bed (all six voices) at
-   48 kHz, rendered in the live mixer's 512-frame blocks and in 1 s blocks, and of each voice alone;
-   medians of --repeats runs of --seconds each.
+1. Real-time factor (seconds of audio per second of the process's CPU time, all threads counted) of the
+   default bed (all six voices) at 48 kHz, rendered in the live mixer's 512-frame blocks and in 1 s
+   blocks, and of each voice alone; medians of --repeats runs of --seconds each.
 2. Memory: --stream-s seconds (an hour by default) streamed in 512-frame blocks as fast as the CPU goes,
    resident memory (RSS) before, then after every minute of audio: first, end, max (flat = no growth
    after the buffers are first touched).

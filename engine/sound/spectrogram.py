@@ -20,7 +20,8 @@ MAX_HZ = 12000.0
 FLOOR_DB = -90.0
 
 
-def spectrogram_db(mono: np.ndarray, samplerate: int, window_s: float = 0.02) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def spectrogram_db(mono: np.ndarray, samplerate: int,
+                   window_s: float = 0.02) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(frequencies Hz, times s, power dB (freq, time)) of a mono signal; 0 dB = a full-scale sine."""
     n = 1 << int(np.ceil(np.log2(window_s * samplerate)))
     freqs, times, z = signal.stft(mono, samplerate, nperseg=n, noverlap=n * 3 // 4, boundary=None)
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     geckos = make_voice(LayerSettings(source="geckos", density=3.0, distance=0.0), rate, args.seed).render(20 * rate)
     first = max(0, int(np.argmax(np.abs(geckos[:, 0]) > 0.05)) - rate // 20)
     call = geckos[first:first + rate].mean(axis=1)
-    draw(call, rate, "geckos, one call up close (1 s, 5 ms windows)", window_s=0.005).save(out / "sound-geckos-call.png")
+    picture = draw(call, rate, "geckos, one call up close (1 s, 5 ms windows)", window_s=0.005)
+    picture.save(out / "sound-geckos-call.png")
     bed = JungleBed(DEFAULT_LAYERS, rate, args.seed).render(frames)
     draw(bed.mean(axis=1), rate, "the whole default bed (six voices)").save(out / "sound-bed.png")
     print(f"wrote {len(SYNTH_VOICES) + 2} spectrograms to {out}")

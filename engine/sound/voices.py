@@ -190,7 +190,8 @@ class Rustle(EventVoice):
     def _event(self) -> tuple[np.ndarray, float]:
         if self.rng.random() < 0.25:  # a branch sways: a long, low whoosh
             n = self.seconds(self.rng.uniform(1.5, self.longest_s))
-            sound = signal.lfilter(*self.gust_filter, self.rng.standard_normal(n)) * swell(n, self.rng.uniform(0.3, 0.6))
+            whoosh = signal.lfilter(*self.gust_filter, self.rng.standard_normal(n))
+            sound = whoosh * swell(n, self.rng.uniform(0.3, 0.6))
             return normalise(sound, self.rng.uniform(0.2, 0.35)), self._position()
         n = self.seconds(self.rng.uniform(0.15, 0.5))  # dry leaves: a cluster of tiny ticks
         ticks = np.zeros(n, np.float32)
