@@ -12,7 +12,7 @@ import numpy as np
 
 from training.data import augment
 
-ORDER, STEP, WEIGHTS = 1, 2, 0  # streams, so the seeds of different uses never collide
+WEIGHTS, ORDER, STEP, GPU_NOISE = 0, 1, 2, 3  # streams, so the seeds of different uses never collide
 
 
 def derive_seed(*parts: int) -> int:
@@ -53,6 +53,11 @@ class Batches:
         generator = torch.Generator().manual_seed(derive_seed(self.seed, STEP, step, self.rank))
         clean = augment(self.stored, self.indices(step), self.resolution, generator, flip=self.flip)
         clean = clean.contiguous(memory_format=torch.channels_last)
-        noise = torch.randn(clean.shape, generator=generator).to(device, memory_format=torch.channels_last)
+        if device.type == "cpu":
+            noise = torch.randn(clean.shape, generator=generator)
+        else:  # drawn where it is used: no host work or copy per step
+            on_device = torch.Generator(device).manual_seed(derive_seed(self.seed, GPU_NOISE, step, self.rank))
+            noise = torch.randn(clean.shape, generator=on_device, device=device)
+        noise = noise.contiguous(memory_format=torch.channels_last)
         timesteps = torch.randint(0, self.timesteps, (clean.shape[0],), generator=generator).to(device)
         return clean, noise, timesteps
