@@ -44,3 +44,9 @@ def test_a_resolution_the_unet_cannot_take_says_which_sizes_work(preset, resolut
 def test_an_unknown_preset_is_named():
     with pytest.raises(UserError, match="--preset: expected one of tiny, small, base, found 'huge'"):
         check_resolution("huge", 64)
+
+
+def test_the_command_line_offers_exactly_the_presets():
+    from training.cli import PRESET_NAMES
+
+    assert PRESET_NAMES == tuple(PRESETS)
