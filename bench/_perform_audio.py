@@ -9,6 +9,7 @@ picture engineer each change their own part. The underscore keeps `python -m ben
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 
@@ -41,6 +42,15 @@ def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
     from engine.audio.live import TIMINGS
 
     start = audio.stats
+    collections = []  # (generation, ms) of every garbage collection in this process during the phase
+
+    def on_gc(phase, info, began=[0.0]):
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            collections.append((info["generation"], (time.perf_counter() - began[0]) * 1000))
+
+    gc.callbacks.append(on_gc)
     seen, times, starts = start["callbacks"], [], []
     memory = []
     end = time.monotonic() + seconds
@@ -56,6 +66,7 @@ def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
         memory.append((_rss_mib(os.getpid()), _open_fds(os.getpid()), _rss_mib(audio.host.pid)))
         if time.monotonic() >= end:
             break
+    gc.callbacks.remove(on_gc)
     stats = audio.stats
     ms = np.concatenate(times)
     gaps = np.diff(np.concatenate(starts))  # callback start to start: 10.67 ms when on time
@@ -67,6 +78,8 @@ def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
                 p50=float(np.percentile(ms, 50)), p99=float(np.percentile(ms, 99)),
                 p999=float(np.percentile(ms, 99.9)), max=float(ms.max()), gap_max=float(gaps.max()),
                 late=int((gaps > 1.5 * 1000 * audio.block / audio.samplerate).sum()),
+                gc_runs=len(collections), gc_full=sum(g == 2 for g, _ in collections),
+                gc_max_ms=max((ms for _, ms in collections), default=0.0),
                 rss_first=memory[0][0], rss_last=memory[-1][0], rss_max=max(m[0] for m in memory),
                 fds_first=memory[0][1], fds_last=memory[-1][1],
                 worker_rss_first=memory[0][2], worker_rss_last=memory[-1][2], load=load)
@@ -120,6 +133,10 @@ def _print_audio(r: dict) -> None:
         print(f"{label + ' ' + format(p['seconds'], '.0f') + ' s':<28}{p['callbacks']:>10}{p['expected']:>10}"
               f"{p['underruns']:>10}{p['starved']:>8}{p['p50']:>9.3f}{p['p99']:>9.3f}{p['p999']:>10.3f}"
               f"{p['max']:>9.2f}{p['gap_max']:>11.2f}{p['late']:>6}{p['load']:>6.1f}")
+    for name in ("idle", "busy"):
+        p = r[name]
+        print(f"garbage collections during '{name}': {p['gc_runs']} ({p['gc_full']} full), longest "
+              f"{p['gc_max_ms']:.2f} ms")
     b = r["busy"]
     print("ms: time inside the callback; gap: from one callback's start to the next (late: over 1.5 periods); "
           "load: the machine's 1-minute load average at the end (it is shared)")
