@@ -154,7 +154,9 @@ class Recorder(BackgroundWriter):
             self._slots.release()  # even after a failure: a waiting add_frame must never hang
 
     def _encode_video(self, image: np.ndarray, pts: int) -> None:
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        # Wrapping the array (no copy) keeps this thread's hold on the GIL short: from_ndarray's copy held it
+        # for about a millisecond a 720p frame, long enough to delay the show's frame now and then.
+        frame = av.VideoFrame.from_numpy_buffer(image, format="rgb24")
         width, height = self.size
         frame = frame.reformat(width, height, "yuv420p", interpolation="BILINEAR")
         frame.pts = pts
