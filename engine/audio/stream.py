@@ -2,7 +2,8 @@
 
 A stream is lost when PortAudio aborts it (device unplugged, sound server restarted, an exception in the
 callback) or when its callbacks stop coming. `check(now)` notices and reopens it; while no device can be
-opened it retries with growing pauses, logging once per try, and the rest of the show runs on.
+opened it retries with growing pauses, re-initializing PortAudio so that it sees servers and devices that
+came back, logging once per try, and the rest of the show runs on.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class StreamKeeper:
         self._delay = min_delay
         self._retry_at = 0.0
         self._lost = False
+        self._failures = 0        # reopen attempts failed in a row
         self._seen = (0, 0.0)     # (callbacks, when that count was first seen)
 
     def open(self) -> None:
@@ -96,10 +98,15 @@ class StreamKeeper:
             return
         self.restarts += 1
         try:
-            self._rescan()
+            if self._failures:
+                # Only when a plain reopen failed: re-initializing PortAudio right after a stream died
+                # crashed the process now and then here (JACK); a restarted server or a new device needs it.
+                self._rescan()
             self.open()
+            self._failures = 0
             log.info("audio: stream reopened (reopen %d)", self.restarts)
         except Exception as e:  # PortAudioError, a device gone: try again later, keep the show going
+            self._failures += 1
             self._delay = min(self._delay * 2, self.max_delay)
             self._retry_at = time.monotonic() + self._delay  # trying may itself have taken a while
             log.warning("audio: cannot open the output (%s); next try in %.1f s", e, self._delay)
