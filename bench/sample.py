@@ -47,6 +47,9 @@ def model_folder(args, scratch: Path) -> Path:
     from engine.config import load_config
     from engine.postcards.store import resolve_model
 
+    models = load_config().path("models")
+    if not args.random and not args.model and not (models / "default").is_dir():
+        args.random = "tiny"  # nothing trained yet: measure the CI-sized model rather than fail
     if args.random:
         from diffusers import DDPMPipeline, DDPMScheduler
 
@@ -55,7 +58,6 @@ def model_folder(args, scratch: Path) -> Path:
         unet = make_unet(args.random, get_preset(args.random).resolution)
         DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=1000)).save_pretrained(scratch)
         return scratch
-    models = load_config().path("models")
     return resolve_model(args.model or "default", models)
 
 
