@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
+import threading
 import time
 
 
@@ -22,6 +24,14 @@ def _busy_torch(stop, threads: int) -> None:
     a = torch.randn(512, 512)
     while not stop.is_set():
         a = torch.tanh(a @ a * 0.01)
+
+
+def _busy_python(stop) -> None:
+    """A thread of pure Python: it holds the GIL whenever it runs, like a show's main loop at its worst."""
+    x = 0
+    while not stop.is_set():
+        for i in range(1000):
+            x += i * i
 
 
 def _rss_mib(pid: int) -> float:
@@ -85,10 +95,13 @@ def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
                 worker_rss_first=memory[0][2], worker_rss_last=memory[-1][2], load=load)
 
 
-def bench_audio(minutes: float = 3.0, idle_seconds: float = 30.0, scene: str = "night", device: str = "") -> dict:
+def bench_audio(minutes: float = 3.0, idle_seconds: float = 30.0, gil_seconds: float = 30.0,
+                scene: str = "night", device: str = "") -> dict:
     """Underruns and callback time of the live sound at 48 kHz / block 512: first `idle_seconds` with
-    nothing else running (the yardstick), then `minutes` with a torch loop busy in another process
-    (the sampler's stand-in, on cores - 1 threads), side by side in one run."""
+    nothing else of ours running (the yardstick), then `minutes` with a torch loop busy in another process
+    (the sampler's stand-in, on cores - 1 threads), then `gil_seconds` each with a pure-Python thread in
+    this process holding the GIL, at Python's default switch interval (5 ms) and at the engine's (1 ms);
+    side by side in one run."""
     import multiprocessing as mp
     from dataclasses import replace
 
@@ -112,13 +125,23 @@ def bench_audio(minutes: float = 3.0, idle_seconds: float = 30.0, scene: str = "
         load.start()
         time.sleep(2.0)  # torch's start-up (imports, thread pool) is not the steady load we measure
         busy = _audio_phase(audio, minutes * 60)
+        contended = {}
+        for interval in (0.005, 0.001):  # Python's default switch interval, and the engine's
+            sys.setswitchinterval(interval)
+            stop_python = threading.Event()
+            thread = threading.Thread(target=_busy_python, args=(stop_python,))
+            thread.start()
+            contended[interval] = _audio_phase(audio, gil_seconds)
+            stop_python.set()
+            thread.join()
     finally:
         stop.set()
         load.join(10)
         if load.is_alive():
             load.kill()
         audio.stop()
-    results = {"scene": scene, "layers": len(the_scene.sound.layers), "idle": idle, "busy": busy}
+    results = {"scene": scene, "layers": len(the_scene.sound.layers), "idle": idle, "busy": busy,
+               "gil 5 ms": contended[0.005], "gil 1 ms": contended[0.001]}
     _print_audio(results)
     return results
 
@@ -126,14 +149,15 @@ def bench_audio(minutes: float = 3.0, idle_seconds: float = 30.0, scene: str = "
 def _print_audio(r: dict) -> None:
     print(f"\naudio: scene {r['scene']} ({r['layers']} layers), 48 kHz, block 512 "
           f"({512 / 48:.2f} ms of sound per callback)")
-    print(f"{'phase':<28}{'callbacks':>10}{'expected':>10}{'underruns':>10}{'starved':>8}"
+    print(f"{'phase':<34}{'callbacks':>10}{'expected':>10}{'underruns':>10}{'starved':>8}"
           f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'max ms':>9}{'max gap ms':>11}{'late':>6}{'load':>6}")
-    for name, label in (("idle", "no torch loop"), ("busy", "torch loop busy")):
+    for name, label in (("idle", "no torch loop"), ("busy", "torch loop busy"),
+                        ("gil 5 ms", "+ Python thread, switch 5 ms"), ("gil 1 ms", "+ Python thread, switch 1 ms")):
         p = r[name]
-        print(f"{label + ' ' + format(p['seconds'], '.0f') + ' s':<28}{p['callbacks']:>10}{p['expected']:>10}"
+        print(f"{label + ' ' + format(p['seconds'], '.0f') + ' s':<34}{p['callbacks']:>10}{p['expected']:>10}"
               f"{p['underruns']:>10}{p['starved']:>8}{p['p50']:>9.3f}{p['p99']:>9.3f}{p['p999']:>10.3f}"
               f"{p['max']:>9.2f}{p['gap_max']:>11.2f}{p['late']:>6}{p['load']:>6.1f}")
-    for name in ("idle", "busy"):
+    for name in ("idle", "busy", "gil 5 ms", "gil 1 ms"):
         p = r[name]
         print(f"garbage collections during '{name}': {p['gc_runs']} ({p['gc_full']} full), longest "
               f"{p['gc_max_ms']:.2f} ms")

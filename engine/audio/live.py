@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import sys
 import time
 
 import numpy as np
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 SLOTS = 16
 HOUSEKEEPING_SECONDS = 0.05  # rare and short: every thread holding the GIL can delay the callback
 TIMINGS = 16384       # callback durations kept for the percentiles (about three minutes at 512 / 48 kHz)
+SWITCH_INTERVAL = 0.001  # seconds a thread may keep the GIL when another asks for it (Python's default: 0.005)
 TAP_SECONDS = 4.0     # how far the recorder may fall behind before blocks are dropped
 
 
@@ -83,6 +85,11 @@ class AudioEngine:
         # objects) took ~200 ms here, silence for the callback whichever thread runs it. Freezing what
         # exists now takes those objects out of every later collection (0.01 ms after freezing).
         gc.freeze()
+        # A thread waiting for the GIL asks for it only after the switch interval (5 ms by default): with
+        # a Python thread busy beside it, the callback then waits 5 ms at every request, and blocks last
+        # 10.67 ms. Measured with a pure-Python busy thread: 287 and 514 underruns in 20 s at 5 ms, 10 and
+        # 23 at 1 ms (bench/perform.py measures it again).
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
 
     def stop(self) -> None:
         self._housekeeper.stop()
