@@ -19,7 +19,10 @@ def models(tmp_path, tiny_model):
     return tmp_path
 
 
-def test_lists_only_model_folders(models):
+def test_lists_only_model_folders(models, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    shutil.copytree(models / "tiny", elsewhere / "linked")
+    (models / "linked").symlink_to(elsewhere / "linked")  # a link out is no model of this folder
     assert list_models(models) == ["tiny"]
     assert list_models(models / "nowhere") == []
 

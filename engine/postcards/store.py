@@ -41,11 +41,15 @@ class Model:
 
 
 def list_models(models_dir: Path) -> list[str]:
-    """Names of the folders in `models_dir` that hold a UNet config (complete or not: load says what lacks)."""
-    models_dir = Path(models_dir)
+    """Names of the folders in `models_dir` that hold a UNet config (complete or not: load says what lacks).
+
+    A link that leaves the folder is left out: `resolve_model` refuses such a name (engine.paths.safe_child).
+    """
+    models_dir = Path(models_dir).resolve()
     if not models_dir.is_dir():
         return []
-    return sorted(p.name for p in models_dir.iterdir() if (p / UNET_CONFIG).is_file())
+    return sorted(p.name for p in models_dir.iterdir()
+                  if (p / UNET_CONFIG).is_file() and p.resolve().parent == models_dir)
 
 
 def resolve_model(name_or_path: str | Path, models_dir: Path) -> Path:
