@@ -105,6 +105,16 @@ def test_bad_file_names_are_clear_errors(project, capsys, argv, expected):
     assert expected in capsys.readouterr().err
 
 
+def test_a_scene_that_cannot_play_touches_no_file(project, capsys):
+    (project / "scenes" / "nomodel.toml").write_text('[visual]\nmodel = "nowhere"\n')
+    out = project / "keep.mp4"
+    out.write_bytes(b"an earlier render")
+    assert main(["--config", str(project / "config.toml"), "render", "--scene", "nomodel", "--duration", "1",
+                 "--out", str(out)]) == 2
+    assert "visual.model" in capsys.readouterr().err
+    assert out.read_bytes() == b"an earlier render"
+
+
 @pytest.mark.parametrize("argv, expected", [
     (["--size", "100"], "expected WIDTHxHEIGHT"),
     (["--fps", "0"], "expected frames per second from 1 to 120, found '0'"),

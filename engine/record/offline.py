@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -60,12 +61,16 @@ def render_show(config: Config, *, scene: str | None, duration: float, out: Path
     sound = OfflineAudio(config, show.scene, rate, seed)
     show.add_listener(lambda address, value, source: follow(sound, show, address, value))
     pending = sorted(cues, key=lambda cue: cue.at)
-    recorder = Recorder(out, size, fps, rate, config.recording, start=0.0, wait=True)
-    wav = WavRecorder(audio_path, rate, start=0.0) if audio_path else None
     frames = round(duration * fps)
     began = time.perf_counter()
-    performance.start()
-    try:
+    with ExitStack() as finish:  # closes what was opened, last first, however the render ends
+        performance.start()  # a scene or model that cannot load fails here, before any file is touched
+        finish.callback(performance.stop)
+        recorder = Recorder(out, size, fps, rate, config.recording, start=0.0, wait=True)
+        finish.callback(recorder.stop)
+        wav = WavRecorder(audio_path, rate, start=0.0) if audio_path else None
+        if wav is not None:
+            finish.callback(wav.stop)
         written, draw, mix = 0, 0.0, 0.0
         for i in tqdm(range(frames), unit="frame", disable=not progress, desc=out.name):
             now = i / fps
@@ -85,12 +90,7 @@ def render_show(config: Config, *, scene: str | None, duration: float, out: Path
             if not recorder.active:
                 break  # the file failed (the message is logged): no point drawing on
         postcards = performance.sampler.stats["made"]
-    finally:
-        performance.stop()
-        stats = recorder.stop()
-        if wav is not None:
-            wav.stop()
-    return RenderStats(stats, fps, time.perf_counter() - began, draw, mix, postcards)
+    return RenderStats(recorder.stats(), fps, time.perf_counter() - began, draw, mix, postcards)
 
 
 def follow(sound, show, address: str, value) -> None:

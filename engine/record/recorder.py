@@ -51,8 +51,9 @@ class Recorder(BackgroundWriter):
         """Open `path` for writing (RecordingError if that fails). `size` and `fps` are the video's;
         frames of another size are scaled on the encoder thread. `start` is the show time that becomes
         0:00 in the file (default: the first frame's). `wait`: when the encoder is behind,
-        `add_frame` waits instead of dropping (offline rendering, where no clock runs away)."""
-        super().__init__(path)
+        `add_frame` waits instead of dropping, and the encoder keeps its CPU priority (offline rendering,
+        where no clock runs away and no show needs the core)."""
+        super().__init__(path, yield_to_show=not wait)
         self.size, self.fps, self.samplerate = tuple(size), int(fps), int(samplerate)
         self.start, self.wait, self.preset = start, wait, settings.preset
         self.frames = self.dropped = 0

@@ -30,8 +30,10 @@ class RecordingError(UserError):
 class BackgroundWriter:
     kind = "file"  # for messages: "recording", "audio recording"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, yield_to_show: bool = True):
+        """`yield_to_show`: run at a lower CPU priority (live); offline nothing needs the core more."""
         self.path = Path(path)
+        self.yield_to_show = yield_to_show
         self.error: str | None = None
         self._items: queue.SimpleQueue = queue.SimpleQueue()
         self._stopped = False
@@ -60,7 +62,8 @@ class BackgroundWriter:
         self._thread.join()
 
     def _loop(self) -> None:
-        _yield_to_the_show()
+        if self.yield_to_show:
+            _yield_to_the_show()
         while (item := self._items.get()) is not _STOP:
             if self.error is None:
                 self._guard(self._write, item)
