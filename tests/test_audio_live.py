@@ -4,6 +4,7 @@ killed worker that comes back while the sound goes on."""
 import gc
 import os
 import signal
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -74,6 +75,7 @@ def test_callbacks_run_with_no_underruns_and_sound_reaches_the_tap(engine):
     assert frames == list(range(0, 512 * len(frames), 512))   # every block, in order
     assert max(heard.levels_since(0)) > 1e-3
     assert gc.get_freeze_count() > 0                  # the show's objects are out of the collector's way
+    assert sys.getswitchinterval() <= 0.001            # a busy Python thread gives the GIL back soon
 
 
 def test_mute_fades_to_silence_and_a_scene_change_crossfades(engine):
