@@ -114,6 +114,26 @@ def test_supervisor_backs_off_exponentially_and_forgives_a_stable_worker():
     supervisor.stop()
 
 
+def test_a_worker_that_cannot_start_is_tried_again_later():
+    attempts = []
+
+    def start():
+        attempts.append(1)
+        if len(attempts) == 2:
+            raise OSError("no more processes")
+        return _started(mp.get_context("fork"))
+
+    supervisor = Supervisor("test", start, min_delay=1.0, max_delay=8.0)
+    supervisor.launch(0.0)
+    supervisor.process.join()
+    supervisor.check(0.0)
+    assert not supervisor.check(1.0) and supervisor.process is None  # the start failed: no crash
+    assert not supervisor.check(2.9)
+    assert supervisor.check(3.0)  # 1 + 2 s later, the third start
+    supervisor.process.join()
+    supervisor.stop()
+
+
 def _started(ctx):
     process = ctx.Process(target=_exit_soon)
     process.start()

@@ -188,7 +188,12 @@ class SamplerClient:
         process = ctx.Process(target=run_worker, name="postcards-sampler", daemon=True,
                               args=(self.pool.layout, self._requests, self._results,
                                     torch_threads(self.config.sampler.threads), self.config.sampler.device))
-        process.start()
+        try:
+            process.start()
+        except BaseException:
+            self._drop_queues()  # no pipes left open for a worker that never came
+            self._requests = self._results = None
+            raise
         if self.recipe is not None:
             self._requests.put(("recipe", self.recipe))
         return process
@@ -210,7 +215,7 @@ class SamplerClient:
             self.stats["discarded"] += len(self.ready)
             self.ready.clear()
         self.recipe, self.broken = recipe, None
-        self._requests.put(("recipe", recipe))
+        self._tell(("recipe", recipe))  # (a worker started later is told on its start)
 
     def poll(self, now: float) -> None:
         """Collect finished postcards, look after the worker, and ask for more where there is room."""
@@ -223,7 +228,7 @@ class SamplerClient:
         self._collect(now)
         if self.broken is not None and now >= self._retry_at:
             self.broken = None
-            self._requests.put(("recipe", self.recipe))
+            self._tell(("recipe", self.recipe))
         self._ask()
 
     def take(self) -> Postcard | None:
@@ -235,8 +240,8 @@ class SamplerClient:
         return len(self.ready) + sum(len(s) for s in self.in_flight.values())
 
     def close(self) -> None:
-        if self._requests is not None and self.supervisor.process is not None:
-            self._requests.put(("stop",))
+        if self.supervisor.process is not None:
+            self._tell(("stop",))
         self.supervisor.stop()
         self._drop_queues()
         self.pool.close()
@@ -244,7 +249,7 @@ class SamplerClient:
     # ---- internals ------------------------------------------------------------------------------------
 
     def _collect(self, now: float) -> None:
-        while True:
+        while self._results is not None:
             try:
                 message = self._results.get_nowait()
             except (queue.Empty, OSError, ValueError, EOFError):
@@ -289,7 +294,11 @@ class SamplerClient:
 
     def _send(self, seed: int, slots: tuple[int, ...]) -> None:
         self.in_flight[seed] = slots
-        self._requests.put(("job", seed, slots))
+        self._tell(("job", seed, slots))
+
+    def _tell(self, message: tuple) -> None:
+        if self._requests is not None:  # None only while no worker could be started
+            self._requests.put(message)
 
 
 class InlineSampler:

@@ -47,7 +47,14 @@ class Supervisor:
         if now < self._restart_at:
             return False
         self.restarts += 1
-        self.launch(now)
+        try:
+            self.launch(now)
+        except Exception as e:  # no process could be started (out of memory, process limit): try again later
+            self._restart_at = now + self._delay
+            log.error("%s worker could not start (%s: %s); next try in %.1f s", self.name, type(e).__name__, e,
+                      self._delay)
+            self._delay = min(self._delay * 2, self.max_delay)
+            return False
         log.info("%s worker restarted (restart %d)", self.name, self.restarts)
         return True
 
