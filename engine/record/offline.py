@@ -11,18 +11,15 @@ clock.
 
 from __future__ import annotations
 
-import logging
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
 from engine.config import Config
 from engine.record.recorder import Recorder, RecordingStats
 from engine.record.wav import WavRecorder
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +52,8 @@ def render_show(config: Config, *, scene: str | None, duration: float, out: Path
     # The inline sampler shares this process with the encoder: leave it a core, as the live worker does
     # (torch's default of every core made a sampler step 20x slower here while x264 ran).
     torch.set_num_threads(torch_threads(config.sampler.threads))
+    # A time-of-day schedule would make the render depend on when it runs: offline, only cues change scenes.
+    config = replace(config, show=replace(config.show, schedule=[]))
     rate = config.audio.samplerate
     performance = Performance(config, scene, scenes_dir=scenes_dir, offline=True, size=size, seed=seed)
     show = performance.show
