@@ -14,7 +14,7 @@ from engine.cli import main
 from engine.config import load_config
 from engine.record.offline import render_show
 from engine.record.render import parse_cue
-from record_media import audio_samples, click_time, flash_time, streams, video_frames
+from record_media import click_time, flash_time, streams, video_frames
 
 FLASH_SCENE = """
 description = "test: black and silent until the cues at 2 s"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,9 +90,10 @@ def run(args) -> int:
                          progress=not args.no_progress)
     stats = result.recording
     if stats.error is not None:
-        print(f"postcards render: {stats.error}")
+        print(f"postcards render: {stats.error}", file=sys.stderr)
         return 1
     print(f"{out}: {stats.frames} frames, {stats.seconds:.2f} s of video and {stats.audio_seconds:.2f} s of sound "
-          f"in {result.wall_seconds:.1f} s ({result.speed:.2f}x real time; of which drawing {result.draw_seconds:.1f} s, "
-          f"{result.postcards} postcards painted included, and sound {result.sound_seconds:.1f} s)")
+          f"in {result.wall_seconds:.1f} s ({result.speed:.2f}x real time; of which drawing "
+          f"{result.draw_seconds:.1f} s, {result.postcards} postcards painted included, and sound "
+          f"{result.sound_seconds:.1f} s)")
     return 0
