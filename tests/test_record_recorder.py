@@ -86,6 +86,19 @@ def test_an_encoder_behind_drops_frames_and_counts_them(tmp_path):
     assert len(video_frames(tmp_path / "busy.mp4")) == stats.frames
 
 
+def test_colours_survive_the_round_trip(tmp_path):
+    import av
+    recorder = Recorder(tmp_path / "c.mp4", (320, 180), FPS, RATE, SETTINGS, start=0.0, wait=True)
+    colour = np.array([200, 30, 60], np.uint8)
+    for i in range(3):  # RGB bytes of another size, as the live recorder hands them over
+        recorder.add_frame(np.broadcast_to(colour, (360, 640, 3)).tobytes(), i / FPS, (640, 360))
+    recorder.stop()
+    with av.open(str(tmp_path / "c.mp4")) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert frame.shape == (180, 320, 3)
+    np.testing.assert_allclose(frame.reshape(-1, 3).mean(axis=0), colour, atol=6)
+
+
 def test_a_faster_display_hands_over_only_new_frames(tmp_path):
     recorder = Recorder(tmp_path / "60.mp4", (320, 180), FPS, RATE, SETTINGS, start=10.0, wait=True)
     wanted = 0
