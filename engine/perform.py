@@ -167,7 +167,7 @@ class Performance:
         self.audio = None
         self.recording = None
         self.record_audio = record_audio  # WAV of the mix for the whole show (live)
-        self.controllers: list[Any] = []
+        self.controllers = None      # engine.control.Controllers while live
         self.target = None           # offline: the Surface frames are drawn on
         self.canvas = None           # live with [display] renderer = "sdl2": the TextureCanvas
         self._window = None          # ... and its window
@@ -223,12 +223,9 @@ class Performance:
     def stop(self) -> None:
         import pygame
 
-        for controller in reversed(self.controllers):
-            try:
-                controller.stop()
-            except Exception:
-                log.exception("stopping %s", type(controller).__name__)
-        self.controllers = []
+        if self.controllers is not None:
+            self.controllers.stop()
+            self.controllers = None
         if self.recording is not None:
             self.recording.close()
             self.recording = None
@@ -346,8 +343,8 @@ class Performance:
             lines.append(f"sampler restarts {supervisor.restarts}")
         if self._recipe_problem:
             lines.append(self._recipe_problem[:100])
-        listening = [c.address for c in self.controllers if type(c).__name__ == "OscServer" and c.address]
-        osc = f"OSC {listening[0][0]}:{listening[0][1]}" if listening else "OSC off"
+        server = self.controllers.osc if self.controllers is not None else None
+        osc = f"OSC {server.address[0]}:{server.address[1]}" if server is not None else "OSC off"
         sound = "sound off"
         if self.audio is not None:
             stats = self.audio.stats
@@ -457,4 +454,4 @@ class Performance:
     def _start_controllers(self) -> None:
         from engine.control import start_controllers
 
-        self.controllers = list(start_controllers(self.config, self.show))
+        self.controllers = start_controllers(self.config, self.show)

@@ -26,7 +26,10 @@ class Controllers:
 
     def stop(self) -> None:
         for controller in reversed(list(self)):
-            controller.stop()
+            try:
+                controller.stop()
+            except Exception:  # stopping one must not leave the others running
+                log.exception("stopping %s", type(controller).__name__)
 
 
 def start_controllers(config: Config, show) -> Controllers:
@@ -53,5 +56,3 @@ def start_controllers(config: Config, show) -> Controllers:
         raise
     return controllers
 
-
-start = start_controllers  # the name engine.perform looks for
