@@ -29,7 +29,8 @@ class DisplaySettings:
 @dataclass(frozen=True)
 class AudioSettings:
     enabled: bool = field(True, "play sound at all")
-    device: str = field("", "sounddevice output device name (substring) or index; '' = system default")
+    device: str = field("", "sounddevice output device name (substring) or index; '' = system default; "
+                            "'none' = no speakers (the mix still runs, for recordings)")
     samplerate: int = field(48000, "sample rate in Hz", min=8000, max=192000)
     blocksize: int = field(512, "frames per audio callback", min=32, max=8192)
     latency: str = field("high", "sounddevice latency: 'low', 'high' or seconds as text ('0.05')")

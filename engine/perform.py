@@ -108,6 +108,11 @@ def run(args: argparse.Namespace) -> int:
             record_to = Path(config.root) / "demo.mp4"
             print(f"No display here ($DISPLAY and $WAYLAND_DISPLAY are unset): the demo runs headless for "
                   f"{duration:g} s and records the show to {record_to}")
+            from engine.audio.stream import NO_SPEAKERS, has_output
+
+            if config.audio.enabled and not has_output():
+                config = replace(config, audio=replace(config.audio, device=NO_SPEAKERS))
+                print("No sound output here either: the synth plays into the recording only")
     if args.display is not None and args.display < 0:
         raise UserError(f"--display: expected a monitor number 0 or more, found {args.display}")
     performance = Performance(config, scene=args.scene, record_audio=args.record_audio)

@@ -71,3 +71,27 @@ def test_a_device_that_cannot_open_is_retried_without_raising():
     assert keeper.stream is None and keeper.restarts == 1 and keeper._delay == pytest.approx(2.0)
     keeper.check(time.monotonic())                   # too soon: no second try yet
     assert keeper.restarts == 1
+
+
+def test_no_speakers_runs_the_callback_at_the_block_rate_without_any_sound_server():
+    calls = []
+
+    def callback(outdata, frames, time_info, status):
+        assert outdata.shape == (frames, 2) and not status.output_underflow
+        calls.append(time.monotonic())
+        keeper.callbacks = len(calls)
+
+    keeper = StreamKeeper(AudioSettings(device="none", samplerate=48000, blocksize=480), callback)
+    keeper.open()
+    try:
+        time.sleep(1.0)
+        keeper.check(time.monotonic())              # a paced stream is alive: nothing to reopen
+        assert keeper.restarts == 0
+    finally:
+        keeper.close()
+    assert keeper.stream is None
+    # 100 blocks a second; a busy machine may delay some, and the clock catches them up.
+    assert 80 <= len(calls) <= 102
+    settled = len(calls)
+    time.sleep(0.1)
+    assert len(calls) == settled                    # closed means no more callbacks

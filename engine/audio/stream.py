@@ -9,7 +9,10 @@ came back, logging once per try, and the rest of the show runs on.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+
+import numpy as np
 
 from engine.config import AudioSettings
 from engine.errors import UserError
@@ -17,6 +20,7 @@ from engine.errors import UserError
 log = logging.getLogger(__name__)
 
 STALL_SECONDS = 2.0  # no callback for this long on a running stream: treat it as lost
+NO_SPEAKERS = "none"  # audio.device value: mix on the clock for recordings, play nothing
 
 
 def find_output(device: str):
@@ -26,6 +30,8 @@ def find_output(device: str):
 
     if device == "":
         return None
+    if device == NO_SPEAKERS:
+        return NO_SPEAKERS
     if device.isdigit():
         return int(device)
     outputs = [(i, d) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] >= 2]
@@ -70,7 +76,16 @@ class StreamKeeper:
         import sounddevice as sd
 
         self._lost = False
-        stream = sd.OutputStream(device=find_output(self.settings.device), samplerate=self.settings.samplerate,
+        device = find_output(self.settings.device)
+        if device == NO_SPEAKERS:
+            stream = PacedOutput(self.callback, self.settings.samplerate, self.settings.blocksize)
+            stream.start()
+            self.stream = stream
+            self._seen = (self.callbacks, time.monotonic())
+            log.info("audio: no speakers (audio.device = %r): the mix runs on the clock for recordings",
+                     NO_SPEAKERS)
+            return
+        stream = sd.OutputStream(device=device, samplerate=self.settings.samplerate,
                                  blocksize=self.settings.blocksize, latency=self.latency, channels=2,
                                  dtype="float32", callback=self.callback, finished_callback=self._finished)
         stream.start()
@@ -136,3 +151,47 @@ class StreamKeeper:
 
         sd._terminate()
         sd._initialize()
+
+
+def has_output() -> bool:
+    """Whether PortAudio sees any stereo output (a sound card or a sound server) on this machine."""
+    import sounddevice as sd
+
+    return any(d["max_output_channels"] >= 2 for d in sd.query_devices())
+
+
+class PacedOutput:
+    """A stand-in for the sounddevice stream when there are no speakers: a thread calls the same callback
+    once per block on the monotonic clock, so the mix still reaches the recorder's tap."""
+
+    def __init__(self, callback, samplerate: int, blocksize: int):
+        import sounddevice as sd
+
+        self.callback, self.samplerate, self.blocksize = callback, samplerate, blocksize
+        self._out = np.zeros((blocksize, 2), np.float32)
+        self._status = sd.CallbackFlags()
+        self._running = False
+        self._thread = threading.Thread(target=self._run, name="paced-audio", daemon=True)
+
+    def start(self) -> None:
+        self._running = True
+        self._thread.start()
+
+    def _run(self) -> None:
+        period = self.blocksize / self.samplerate
+        due = time.monotonic()
+        while self._running:
+            self.callback(self._out, self.blocksize, None, self._status)
+            due += period
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            elif wait < -1.0:  # stalled for a long while: go on from now rather than catch up in a burst
+                due = time.monotonic()
+
+    def abort(self) -> None:
+        self._running = False
+
+    def close(self) -> None:
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=1.0)
