@@ -18,13 +18,21 @@ DEFAULT_SCHEDULER = "dpmsolver++"
 DEFAULT_STEPS = {"ddpm": 25, "ddim": 25, "dpmsolver++": 20, "dpmsolver++3": 20, "unipc": 12,
                  "euler": 25, "heun": 12}
 
+# Our models work in pixel space, where a guess of the clean image outside [-1, 1] is wrong by definition.
+# DDPM and DDIM clip that guess (clip_sample in the trained config); the multistep solvers get the same
+# through dynamic thresholding. Without it, a model early in training gave saturated noise with DPM-Solver++
+# and UniPC where DDIM gave pictures (measured on the camouflage run at steps 382 and 1000).
+_PIXEL_SPACE = {"thresholding": True, "sample_max_value": 1.0}
+
 # name -> (diffusers class name, overrides on top of the trained config)
 _KINDS = {
     "ddpm": ("DDPMScheduler", {}),
     "ddim": ("DDIMScheduler", {}),
-    "dpmsolver++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
-    "dpmsolver++3": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 3}),
-    "unipc": ("UniPCMultistepScheduler", {}),
+    "dpmsolver++": ("DPMSolverMultistepScheduler",
+                    {"algorithm_type": "dpmsolver++", "solver_order": 2, **_PIXEL_SPACE}),
+    "dpmsolver++3": ("DPMSolverMultistepScheduler",
+                     {"algorithm_type": "dpmsolver++", "solver_order": 3, **_PIXEL_SPACE}),
+    "unipc": ("UniPCMultistepScheduler", _PIXEL_SPACE),
     "euler": ("EulerDiscreteScheduler", {}),
     "heun": ("HeunDiscreteScheduler", {}),
 }
