@@ -33,3 +33,11 @@ def test_metrics_added_later_appear_in_the_card(tmp_path):
     write_card(tmp_path)
     card = (tmp_path / "README.md").read_text()
     assert "## Metrics" in card and "| swd | 0.01234 |" in card and "| near_copies | 0 |" in card
+
+
+def test_provenance_and_the_fifty_postcard_grid_appear_when_given():
+    assert "## Data" not in render(FACTS_EXAMPLE) and "## Fifty postcards" not in render(FACTS_EXAMPLE)
+    card = render({**FACTS_EXAMPLE, "provenance": "203 photos from a public repository; never redistributed.",
+                   "grid": "grid.png", "grid_sampler": "dpmsolver++, 20 steps, seed 0"})
+    assert "## Data\n\n203 photos from a public repository; never redistributed." in card
+    assert "![fifty postcards](grid.png)" in card and "dpmsolver++, 20 steps, seed 0" in card

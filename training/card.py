@@ -29,6 +29,10 @@ def render(facts: dict) -> str:
         f"that paints {facts['resolution']} px postcards for *Postcards from my Jungle*. "
         "The weights are the EMA weights. Load it with `DDPMPipeline.from_pretrained(folder)`; sample with a "
         "few-step scheduler (e.g. DPM-Solver++, 20 steps) through the scheduler's `from_config`.", "",
+    ]
+    if facts.get("provenance"):
+        lines += ["## Data", "", facts["provenance"], ""]
+    lines += [
         "## Training", "",
         "| | |", "|---|---|",
         f"| data | {facts['data']} ({facts['images']} images" +
@@ -48,6 +52,9 @@ def render(facts: dict) -> str:
         lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
                   for k, v in facts["metrics"].items()]
         lines.append("")
+    if facts.get("grid"):
+        lines += ["## Fifty postcards", "", f"`postcards generate --n 50 --grid` ({facts['grid_sampler']}):", "",
+                  f"![fifty postcards]({facts['grid']})", ""]
     if facts.get("preview"):
         lines += ["## Samples", "", f"{facts['preview_steps']}-step DPM-Solver++ from the EMA weights at step "
                   f"{facts['steps']}:", "", f"![samples]({facts['preview']})", ""]
