@@ -52,26 +52,28 @@ class SurfaceCanvas:
         return True
 
     def picture(self, picture, index: int, placement, pan: tuple[int, int], alpha: float) -> None:
-        surface = picture.scaled(index, placement)
-        area = pygame.Rect(pan, placement.dest.size)
-        if alpha < 1.0:
-            surface.set_alpha(round(255 * alpha))
-            self._drawing.blit(surface, placement.dest, area)
-            surface.set_alpha(None)
-        else:
-            self._drawing.blit(surface, placement.dest, area)
+        self._blit(picture.scaled(index, placement), placement.dest, pygame.Rect(pan, placement.dest.size), alpha)
+
+    def _blit(self, surface: pygame.Surface, dest, area: pygame.Rect | None, alpha: float) -> None:
+        level = round(255 * alpha)
+        if level <= 0:
+            return  # fully transparent: nothing to draw
+        # Full opacity must be a plain copy, not surface alpha 255: SDL has no fast blitter for that
+        # combination, and its generic one takes ~13 ms at 1080p against ~1.1 ms for any other alpha and
+        # ~0.4 ms for a copy. Every eased crossfade ends with a few frames that round to 255.
+        surface.set_alpha(level if level < 255 else None)
+        self._drawing.blit(surface, dest, area)
+        surface.set_alpha(None)
 
     def begin_layer(self) -> None:
         if self._scratch is None or self._scratch.get_size() != self.size:
             self._scratch = pygame.Surface(self.size, 0, self.target)
-        self._scratch.set_alpha(None)
         self._drawing = self._scratch
         self.clear()
 
     def end_layer(self, alpha: float) -> None:
         self._drawing = self.target
-        self._scratch.set_alpha(round(255 * alpha))
-        self.target.blit(self._scratch, (0, 0))
+        self._blit(self._scratch, (0, 0), None, alpha)
 
     def darken(self, black: float) -> None:
         level = round(255 * (1.0 - black))

@@ -71,3 +71,37 @@ def test_surface_canvas_layers_compose_apart_then_fade_in():
     assert tuple(target.get_at((5, 5)))[:3] == pytest.approx((50, 50, 50), abs=1)        # black, half in
     canvas.darken(1.0)
     assert tuple(target.get_at((120, 70)))[:3] == (0, 0, 0)
+
+
+class BlitLog(pygame.Surface):
+    """A target that notes the surface alpha of every source blitted onto it."""
+
+    def __init__(self, size):
+        super().__init__(size, 0, 32)
+        self.alphas = []
+
+    def blit(self, source, dest, area=None, special_flags=0):
+        self.alphas.append(source.get_alpha())
+        return super().blit(source, dest, area, special_flags)
+
+
+def test_surface_canvas_copies_what_is_fully_opaque_and_skips_what_is_invisible():
+    # Surface alpha 255 takes SDL's slow generic blitter (~13 ms at 1080p): the last frames of an eased
+    # crossfade round to 255 and must be plain copies; alpha 0 draws nothing at all.
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    a, b = postcards()
+    target = BlitLog(SIZE)
+    r = Renderer()
+    r.begin(a, 0.0, 0.0)
+    r.begin(b, 1.0, 1.0)
+    look = Look(frame="fill")
+    for t, drawn in ((1.0, [None]), (1.5, [None, 128]), (1.999, [None, None])):
+        target.alphas.clear()
+        r.draw(target, t, look)
+        assert target.alphas == drawn, t
+    canvas = SurfaceCanvas(target)
+    canvas.begin_layer()
+    canvas.card(pygame.Rect(10, 10, 40, 40))
+    target.alphas.clear()
+    canvas.end_layer(0.9995)
+    assert target.alphas == [None] and canvas._scratch.get_alpha() is None
