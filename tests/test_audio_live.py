@@ -1,10 +1,9 @@
-"""The live engine on JACK's dummy driver: callbacks with no underruns, sound that changes smoothly, a
-killed worker that comes back while the sound goes on."""
+"""The live engine on JACK's dummy driver: callbacks with no underruns in a player process of their own,
+sound that changes smoothly, a killed worker or player that comes back while the show goes on."""
 
-import gc
 import os
 import signal
-import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -74,8 +73,32 @@ def test_callbacks_run_with_no_underruns_and_sound_reaches_the_tap(engine):
     frames = [f for f, _ in heard.blocks]
     assert frames == list(range(0, 512 * len(frames), 512))   # every block, in order
     assert max(heard.levels_since(0)) > 1e-3
-    assert gc.get_freeze_count() > 0                  # the show's objects are out of the collector's way
-    assert sys.getswitchinterval() <= 0.001            # a busy Python thread gives the GIL back soon
+    assert audio.player.pid not in (None, os.getpid())  # the callback has a process (and a GIL) of its own
+
+
+def busy_python(stop):
+    x = 0
+    while not stop.is_set():
+        x += 1
+
+
+def test_a_busy_python_thread_in_the_show_does_not_reach_the_callback(engine):
+    audio = engine(leaves())
+    audio.start()
+    time.sleep(1.5)                                    # the layer fades in, the ring fills
+    before = audio.stats
+    stop = threading.Event()
+    thread = threading.Thread(target=busy_python, args=(stop,))
+    thread.start()                                     # holds the show's GIL whenever it runs
+    try:
+        time.sleep(3.0)
+    finally:
+        stop.set()
+        thread.join()
+    stats = audio.stats
+    assert stats["callbacks"] - before["callbacks"] >= 3.0 * 48000 / 512 * 0.9
+    # In the show's own process the same thread cost hundreds of underruns (docs/benchmarks.md, Audio).
+    assert stats["underruns"] == before["underruns"] and stats["ring_starved"] == 0
 
 
 def test_mute_fades_to_silence_and_a_scene_change_crossfades(engine):
@@ -98,9 +121,7 @@ def test_mute_fades_to_silence_and_a_scene_change_crossfades(engine):
     assert [p.name for p in audio.board.leaving] == ["leaves"]   # still fading out
     assert min(heard.levels_since(mark)) > 0.0        # no gap in the crossfade
     assert audio.stats["ring_starved"] == 0           # the scene change starved no layer
-    # One late callback on a loaded 2-core CI machine is the GIL, not the crossfade (issue 6 keeps that
-    # open; test_callbacks_run_with_no_underruns_and_sound_reaches_the_tap holds the line at 0).
-    assert audio.stats["underruns"] <= 1
+    assert audio.stats["underruns"] == 0
 
 
 def test_a_killed_worker_is_restarted_while_the_sound_goes_on(engine):
@@ -141,16 +162,21 @@ def test_stop_leaves_no_file_descriptors_behind(engine):
     assert len(os.listdir("/proc/self/fd")) == fds
 
 
-def test_a_lost_stream_is_reopened_while_the_engine_plays(engine):
+def test_a_killed_player_is_restarted_and_the_sound_comes_back(engine):
     audio = engine(leaves())
+    heard = Listener()
+    audio.add_tap(heard)
     audio.start()
-    time.sleep(1.0)
-    # PortAudio reports the stream finished, as when the device or server drops us. (Aborting it from this
-    # thread instead would race the engine's own PortAudio calls: PortAudio is not thread-safe.)
-    audio.keeper._finished()
-    deadline = time.monotonic() + 15
-    while audio.stats["stream_restarts"] < 1 and time.monotonic() < deadline:
+    time.sleep(1.5)
+    os.kill(audio.player.pid, signal.SIGKILL)          # as if PortAudio crashed the process
+    deadline = time.monotonic() + 20
+    while audio.stats["player_restarts"] < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     before = audio.stats["callbacks"]
-    time.sleep(1.0)
-    assert audio.stats["stream_restarts"] == 1 and audio.stats["callbacks"] > before + 50
+    mark = len(heard.blocks)
+    time.sleep(1.5)
+    stats = audio.stats
+    assert stats["player_restarts"] == 1 and stats["callbacks"] > before + 50
+    frames = [f for f, _ in heard.blocks[mark:]]
+    assert frames == list(range(frames[0], frames[0] + 512 * len(frames), 512))  # counts on, in order
+    assert max(heard.levels_since(mark + 20)) > 1e-3  # the same layer, heard again

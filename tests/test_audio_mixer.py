@@ -38,7 +38,7 @@ def run(mixer, blocks, frames=BLOCK):
 
 def settled(level=0.5):
     mixer = Mixer(4, RATE, BLOCK)
-    mixer.open_slot(0, ConstantFeed(), level, fade_seconds=0.0)
+    mixer.open_slot(0, 1, ConstantFeed(), level, fade_seconds=0.0)
     run(mixer, 20)
     return mixer
 
@@ -68,7 +68,7 @@ def test_master_and_mute_ramp_too():
 def test_scene_crossfade_is_equal_power_and_frees_the_old_slot():
     mixer = settled(0.5)
     mixer.fade_to(0, 0.0, 1.0)
-    mixer.open_slot(1, ConstantFeed(), 0.5, fade_seconds=1.0)
+    mixer.open_slot(1, 2, ConstantFeed(), 0.5, fade_seconds=1.0)
     gains = []
     for _ in range(100):  # 512 * 100 frames > 1 s
         run(mixer, 1)
@@ -83,7 +83,7 @@ def test_scene_crossfade_is_equal_power_and_frees_the_old_slot():
 def test_a_starving_feed_fades_out_before_it_runs_dry_and_comes_back_smoothly():
     mixer = Mixer(2, RATE, BLOCK)
     feed = ConstantFeed(0.5, frames=40 * BLOCK)  # below the limiter's knee
-    mixer.open_slot(0, feed, 1.0, fade_seconds=0.0)
+    mixer.open_slot(0, 1, feed, 1.0, fade_seconds=0.0)
     out = run(mixer, 60)
     bound = 1.0 / mixer.low_water + 1e-7
     assert np.abs(np.diff(out[10 * BLOCK:])).max() <= bound      # no click when it ran dry
@@ -108,7 +108,7 @@ def test_soft_limit_leaves_quiet_sound_alone_and_never_passes_one():
 def test_process_allocates_no_block_sized_arrays():
     mixer = Mixer(4, RATE, BLOCK)
     for slot in range(3):
-        mixer.open_slot(slot, ConstantFeed(0.3), 0.5, fade_seconds=0.5)  # ramps run: the busy path
+        mixer.open_slot(slot, slot + 1, ConstantFeed(0.3), 0.5, fade_seconds=0.5)  # ramps run: the busy path
     out = np.zeros((BLOCK, 2), np.float32)
     mixer.process(out)
     tracemalloc.start()
@@ -123,3 +123,38 @@ def test_process_allocates_no_block_sized_arrays():
     assert peak - start_current < BLOCK * 2 * 4 // 2   # less than half of one block's array, ever
     assert current - start_current < 1024             # and nothing kept
     del base
+
+
+def test_two_mixers_over_one_shared_block_the_control_side_steers_the_audio_side():
+    from engine.audio.mixer import mixer_layout
+    from engine.audio.shared import SharedArrays
+
+    made = []
+
+    def feed_for(slot, epoch):
+        made.append((slot, epoch))
+        feed = ConstantFeed(0.1 * epoch)
+        feed.epoch = epoch
+        return feed
+
+    shared = SharedArrays(mixer_layout(4))
+    attached = SharedArrays(mixer_layout(4), shared.name)
+    try:
+        control = Mixer(4, RATE, BLOCK, master=0.5, shared=shared)
+        audio = Mixer(4, RATE, BLOCK, master=9.0, shared=attached, feed_for=feed_for)  # attached: keeps 0.5
+        assert run(audio, 2).max() == 0.0                  # nothing playing yet
+        control.open_slot(2, 3, None, 1.0, fade_seconds=0.0)
+        out = run(audio, 20)
+        assert made == [(2, 3)] and audio.active == (2,)
+        assert out[-1] == pytest.approx(0.3 * 0.5)         # epoch 3's feed, at the control side's master
+        control.set_master(1.0)
+        assert run(audio, 20)[-1] == pytest.approx(0.3)
+        control.fade_to(2, 0.0, 0.01)
+        run(audio, 5)
+        assert control.faded_out(2)                        # the audio side's progress, seen by the board
+        control.close_slot(2)
+        control.open_slot(2, 4, None, 1.0, fade_seconds=0.0)  # the slot's next layer gets a new feed
+        assert run(audio, 20)[-1] == pytest.approx(0.4) and made == [(2, 3), (2, 4)]
+    finally:
+        attached.close()
+        shared.close()

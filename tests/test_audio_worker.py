@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from engine.audio.ring import EPOCH, WRITTEN, Rings
+from engine.audio.ring import EPOCH, WRITTEN, RingFeed, Rings
 from engine.audio.worker import SPLICE, WorkerHost
 from engine.scenes import LayerSettings
 
@@ -34,13 +34,19 @@ def host():
     rings.close()
 
 
+def play(host, slot, epoch, name, layer, seed):
+    """Put a layer in the plan, and read its ring as the player does."""
+    host.start(slot, epoch, name, layer, seed)
+    return RingFeed(host.rings, slot, epoch)
+
+
 def open_fds():
     return len(os.listdir("/proc/self/fd"))
 
 
 def test_the_worker_fills_each_ring_ahead_and_follows_the_plan(host):
-    leaves = host.start(0, 1, "leaves", LayerSettings(source="rustle", density=3.0), seed=1)
-    owls = host.start(2, 2, "owls", LayerSettings(source="owls"), seed=2)
+    leaves = play(host, 0, 1, "leaves", LayerSettings(source="rustle", density=3.0), seed=1)
+    owls = play(host, 2, 2, "owls", LayerSettings(source="owls"), seed=2)
     assert wait_for(lambda: leaves.available() >= AHEAD and owls.available() >= AHEAD, host)
     out = np.zeros((4096, 2), np.float32)
     leaves.read(out)
@@ -55,14 +61,14 @@ def test_the_worker_fills_each_ring_ahead_and_follows_the_plan(host):
 
 
 def test_a_killed_worker_comes_back_and_splices_onto_the_old_sound(host):
-    feed = host.start(1, 7, "rustle", LayerSettings(source="rustle", density=3.0), seed=4)
+    feed = play(host, 1, 7, "rustle", LayerSettings(source="rustle", density=3.0), seed=4)
     assert wait_for(lambda: feed.available() >= AHEAD, host)
     fds = None
     for kill in range(3):
         feed.skip(4096)                              # the reader moves on
         pid = host.pid
         os.kill(pid, signal.SIGKILL)
-        while host.pid == pid and host.supervisor.process.is_alive():
+        while host.pid == pid and host.child.supervisor.process.is_alive():
             time.sleep(0.01)
         time.sleep(0.05)
         written = int(host.rings.header[1, WRITTEN])
@@ -77,11 +83,9 @@ def test_a_killed_worker_comes_back_and_splices_onto_the_old_sound(host):
     assert open_fds() == fds                         # no pipe or handle left behind per restart
 
 
-def test_a_hung_worker_is_killed_and_restarted(host, monkeypatch):
-    from engine.audio import worker
-
-    monkeypatch.setattr(worker, "HUNG_SECONDS", 0.5)
-    feed = host.start(0, 1, "leaves", LayerSettings(source="rustle"), seed=1)
+def test_a_hung_worker_is_killed_and_restarted(host):
+    host.child.hung_seconds = 0.5
+    feed = play(host, 0, 1, "leaves", LayerSettings(source="rustle"), seed=1)
     assert wait_for(lambda: feed.available() >= AHEAD, host)
     os.kill(host.pid, signal.SIGSTOP)                  # alive, but does nothing
     assert wait_for(lambda: host.restarts == 1, host, seconds=20)

@@ -6,8 +6,9 @@ freed once silent. A layer that both scenes have with the same voice (source, pi
 prompt, seed) keeps playing; only its gain and density glide to the new scene's values.
 
 The board does not make sound itself: a host starts and stops voices (live: the soundscape worker
-process through shared-memory rings; offline: inline) and hands the mixer a feed for each slot.
-Host interface: start(slot, epoch, name, layer, seed) -> feed, stop(slot), density(slot, value).
+process through shared-memory rings; offline: inline) and hands the mixer a feed for each slot (or None
+when the mixer's audio side makes it: live). Host interface: start(slot, epoch, name, layer, seed) -> feed,
+stop(slot), density(slot, value).
 """
 
 from __future__ import annotations
@@ -58,8 +59,7 @@ class Board:
         self.epoch = 0
         self.scene_fade = 0.0
         self.master, self.muted = float(master), False
-        mixer.set_master(self.master)
-        mixer.master = mixer.master_target  # the first scene fades in by itself; no master ramp on top
+        mixer.set_master(self.master, glide=False)  # the first scene fades in by itself; no master ramp on top
 
     def set_scene(self, scene: Scene) -> None:
         with self.lock:
@@ -131,7 +131,7 @@ class Board:
         self.epoch += 1
         playing = Playing(name, layer, slot, layer.gain, layer.mute, layer.density, scene_gain)
         feed = self.host.start(slot, self.epoch, name, layer, voice_seed(self.seed, self.generation, name))
-        self.mixer.open_slot(slot, feed, playing.level(), fade)
+        self.mixer.open_slot(slot, self.epoch, feed, playing.level(), fade)
         self.layers[name] = playing
 
     def _leave(self, playing: Playing, fade: float) -> None:

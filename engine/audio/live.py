@@ -1,33 +1,36 @@
-"""The live sound: a sounddevice stream whose callback runs the mixer over rings a worker keeps full.
+"""The live sound: three processes and the shared memory between them (docs/sound.md, Live audio).
 
-    main thread   set_scene / apply -> the board (targets, slots, the worker's plan)
-    housekeeping  every 50 ms: free faded slots, send the plan, restart a dead worker, reopen a lost stream
-    worker        (a process) renders every layer `ahead_seconds` ahead into shared-memory rings
-    callback      mixer.process(outdata): copy + gain + sum of preallocated buffers; times itself; tap ring
-    taps thread   hands each mixed block to the recorder
+    show process    set_scene / apply -> the board -> the mixer's targets and slot table (shared)
+                    housekeeping, every 50 ms: free faded slots, send the worker its plan, look after the
+                    worker and the player (restart with back-off, kill when hung)
+                    taps thread: hands each mixed block to the recorder
+    worker          (engine/audio/worker.py) renders every layer `ahead_seconds` ahead into the rings
+    player          (engine/audio/player.py) the sounddevice stream; its callback mixes the rings into
+                    the sound card, with the GIL to itself
 
-The callback counts and times itself into preallocated arrays; `stats` reads them.
+The player counts and times every callback into shared arrays; `stats` reads them.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
-import sys
 import time
 
 import numpy as np
 
 from engine.config import Config
-from engine.errors import UserError
 from engine.logs import RateLimitedLog
 from engine.scenes import Scene
 
 from engine.audio.board import Board
+from engine.audio.child import Child
 from engine.audio.mixer import Mixer
+from engine.audio.player import CALLBACKS, ERRORS, HEARTBEAT, STREAM_RESTARTS, TIMINGS, UNDERRUNS, player_layout
+from engine.audio.player import main as player_main
 from engine.audio.ring import Rings
-from engine.audio.stream import StreamKeeper
+from engine.audio.shared import SharedArrays
+from engine.audio.stream import find_output
 from engine.audio.tap import Taps
 from engine.audio.ticker import Ticker
 from engine.audio.worker import WorkerHost
@@ -35,9 +38,7 @@ from engine.audio.worker import WorkerHost
 log = logging.getLogger(__name__)
 
 SLOTS = 16
-HOUSEKEEPING_SECONDS = 0.05  # rare and short: every thread holding the GIL can delay the callback
-TIMINGS = 16384       # callback durations kept for the percentiles (about three minutes at 512 / 48 kHz)
-SWITCH_INTERVAL = 0.001  # seconds a thread may keep the GIL when another asks for it (Python's default: 0.005)
+HOUSEKEEPING_SECONDS = 0.05
 TAP_SECONDS = 4.0     # how far the recorder may fall behind before blocks are dropped
 
 
@@ -49,60 +50,60 @@ class AudioEngine:
         self.seed = seed if seed is not None else time.time_ns() % 2 ** 31
         self.ahead = math.ceil(settings.ahead_seconds * self.samplerate / self.block) * self.block
         self.capacity = self.ahead + 4 * self.block  # room for the worker's last chunk over the mark
-        self.mixer = Mixer(SLOTS, self.samplerate, self.block, high_water=self.ahead // 4)
+        self.tap_blocks = math.ceil(TAP_SECONDS * self.samplerate / self.block)
+        self.shared: SharedArrays | None = None
         self.rings: Rings | None = None
-        self.host: WorkerHost | None = None
+        self.mixer: Mixer | None = None
         self.board: Board | None = None
-        self.keeper = StreamKeeper(settings, self._callback)
-        self.taps = Taps(self.block, math.ceil(TAP_SECONDS * self.samplerate / self.block))
-        self.callbacks = self.underruns = self.errors = 0
-        self.frame = 0
-        self.timings = np.zeros(TIMINGS)  # seconds each callback took, a ring by callback number
-        self.started = np.zeros(TIMINGS)  # perf_counter() when each began: late starts show as long gaps
+        self.host: WorkerHost | None = None
+        self.player: Child | None = None
+        self.taps: Taps | None = None
+        self._listeners: list = []
         self._housekeeper = Ticker("audio housekeeping", self._housekeeping, HOUSEKEEPING_SECONDS)
         self._starving = RateLimitedLog(log, 10.0)
         self._reported = (0, 0, 0)  # starved, dropped, errors already logged
+        self._last_stats = {}
 
     # -- the contract ---------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        find_output(self.config.audio.device)  # a device name that matches nothing: say so now (UserError)
+        high_water = self.ahead // 4
         self.rings = Rings(SLOTS, self.capacity)
+        self.shared = SharedArrays(player_layout(SLOTS, self.block, self.tap_blocks))
+        self.mixer = Mixer(SLOTS, self.samplerate, self.block, high_water=high_water, shared=self.shared)
+        self.taps = Taps(self.block, self.tap_blocks, self.shared)
+        for fn in self._listeners:
+            self.taps.add(fn)
         self.host = WorkerHost(self.rings, self.samplerate, self.ahead)
         self.board = Board(self.mixer, self.host, self.seed, self.config.audio.master)
         self.board.set_scene(self.scene)
         self.host.launch()
+        heartbeat = self.shared.stats[HEARTBEAT:HEARTBEAT + 1]
+        self.player = Child("audio player", player_main,
+                            (self.config.audio, self.shared.name, SLOTS, self.block, self.tap_blocks,
+                             self.rings.name, self.capacity, high_water),
+                            heartbeat, min_delay=0.25, max_delay=10.0, stable_after=30.0)
+        self.player.launch()
         self.taps.start()
-        try:
-            self.keeper.open()
-        except UserError:  # a device name that matches nothing: say so now
-            self.stop()
-            raise
-        except Exception as e:  # no device yet: the housekeeper keeps trying, the show goes on
-            log.warning("audio: cannot open the output (%s); retrying", e)
         self._housekeeper.start()
-        # Python's cyclic garbage collector runs in whichever thread allocates when a threshold is crossed,
-        # and holds the GIL throughout: a full collection over a show process (torch, pygame: ~220,000
-        # objects) took ~200 ms here, silence for the callback whichever thread runs it. Freezing what
-        # exists now takes those objects out of every later collection (0.01 ms after freezing).
-        gc.freeze()
-        # A thread waiting for the GIL asks for it only after the switch interval (5 ms by default): with
-        # a Python thread busy beside it, the callback then waits 5 ms at every request, and blocks last
-        # 10.67 ms. Measured with a pure-Python busy thread: 287 and 514 underruns in 20 s at 5 ms, 10 and
-        # 23 at 1 ms (bench/perform.py measures it again).
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
 
     def stop(self) -> None:
         self._housekeeper.stop()
-        self.keeper.close()
-        self.taps.stop()
+        if self.shared is not None:
+            self._last_stats = self.stats
+        if self.player is not None:
+            self.player.close()
+            self.player = None
+        if self.taps is not None:
+            self.taps.stop()
         if self.host is not None:
             self.host.close()
-            self.host = None
-        if self.rings is not None:
-            self.mixer.active = ()
-            self.mixer.feeds = [None] * SLOTS
-            self.rings.close()
-            self.rings = None
+        for block in (self.rings, self.shared):
+            if block is not None:
+                block.close()
+        # Nothing may touch the shared arrays once they are unmapped.
+        self.rings = self.shared = self.mixer = self.taps = self.board = self.host = None
 
     def set_scene(self, scene: Scene) -> None:
         self.scene = scene
@@ -113,34 +114,39 @@ class AudioEngine:
         self.board.apply(address, value)
 
     def add_tap(self, fn) -> None:
-        self.taps.add(fn)
+        self._listeners.append(fn)
+        if self.taps is not None:
+            self.taps.add(fn)
+
+    @property
+    def callbacks(self) -> int:
+        return int(self.shared.stats[CALLBACKS]) if self.shared is not None else 0
+
+    @property
+    def timings(self) -> np.ndarray:
+        """Seconds each callback took, by callback number modulo TIMINGS."""
+        return self.shared.timings
+
+    @property
+    def started(self) -> np.ndarray:
+        """perf_counter() at each callback's start (the same clock in every process), as `timings`."""
+        return self.shared.started
 
     @property
     def stats(self) -> dict:
-        n = min(self.callbacks, TIMINGS)
-        p50, p99 = (np.percentile(self.timings[:n], [50, 99]) * 1000).tolist() if n else (0.0, 0.0)
-        return {"callbacks": self.callbacks, "underruns": self.underruns, "callback_ms_p50": p50,
-                "callback_ms_p99": p99, "worker_restarts": self.host.restarts if self.host else 0,
-                "stream_restarts": self.keeper.restarts, "ring_starved": self.mixer.starved,
-                "tap_dropped": self.taps.dropped, "callback_errors": self.errors}
-
-    # -- the audio callback (PortAudio's thread) ------------------------------------------------------------
-
-    def _callback(self, outdata, frames, time_info, status) -> None:
-        began = time.perf_counter()
-        if status.output_underflow:
-            self.underruns += 1
-        try:
-            self.mixer.process(outdata)
-        except Exception:  # counted, logged by the housekeeper; silence rather than a dead stream
-            self.errors += 1
-            outdata.fill(0.0)
-        self.taps.push(outdata, self.frame)
-        self.frame += frames
-        self.timings[self.callbacks % TIMINGS] = time.perf_counter() - began
-        self.started[self.callbacks % TIMINGS] = began
-        self.callbacks += 1
-        self.keeper.callbacks = self.callbacks
+        """The player's counts and callback time, the restarts, the starved layers; after stop, the last."""
+        if self.shared is None:
+            return self._last_stats
+        counts = self.shared.stats
+        n = min(int(counts[CALLBACKS]), TIMINGS)
+        p50, p99 = (np.percentile(self.shared.timings[:n], [50, 99]) * 1000).tolist() if n else (0.0, 0.0)
+        return {"callbacks": int(counts[CALLBACKS]), "underruns": int(counts[UNDERRUNS]),
+                "callback_ms_p50": p50, "callback_ms_p99": p99,
+                "worker_restarts": self.host.restarts if self.host else 0,
+                "player_restarts": self.player.restarts if self.player else 0,
+                "stream_restarts": int(counts[STREAM_RESTARTS]),
+                "ring_starved": self.mixer.starved if self.mixer else 0,
+                "tap_dropped": self.taps.dropped if self.taps else 0, "callback_errors": int(counts[ERRORS])}
 
     # -- housekeeping thread --------------------------------------------------------------------------------
 
@@ -148,11 +154,11 @@ class AudioEngine:
         now = time.monotonic()
         self.board.tick()
         self.host.check(now)
-        self.keeper.check(now)
+        self.player.check(now)
         self._report()
 
     def _report(self) -> None:
-        starved, dropped, errors = self.mixer.starved, self.taps.dropped, self.errors
+        starved, dropped, errors = self.mixer.starved, self.taps.dropped, int(self.shared.stats[ERRORS])
         if (starved, dropped, errors) != self._reported:
             self._starving.warning("audio: %d layer starvations (the worker fell behind), %d tap blocks "
                                    "dropped, %d callback errors so far", starved, dropped, errors)

@@ -11,8 +11,11 @@ the sum, and a soft-knee limiter keeps the result below 1.0 with no look-ahead.
 
 `process(out)` is what the audio callback runs: copies, multiplies and sums into preallocated buffers
 with numpy `out=` arguments; it allocates no arrays, takes no locks and logs nothing. The control side
-(engine/audio/board.py) writes targets and rates from another thread; a value it changes mid-block is
-picked up at the next block.
+(engine/audio/board.py) writes targets and rates; a value it changes mid-block is picked up at the next
+block. Live, the two sides are two Mixers in two processes over one shared block of these numbers
+(engine/audio/shared.py): the board's in the show process, the callback's in the player process, which
+makes each slot's feed itself (`feed_for`) from the epoch the board writes into the slot table.
+Offline, one Mixer in plain memory does both.
 """
 
 from __future__ import annotations
@@ -21,30 +24,48 @@ import math
 
 import numpy as np
 
+from engine.audio.shared import SharedArrays
+
 LEVEL_RAMP_S = 0.05      # seconds a gain takes to move by 1.0: fast to follow a fader, slow enough not to click
 LIMIT_KNEE = 0.8         # the limiter leaves |x| below this alone and bends the rest towards 1.0
 LEVEL, FADE, SUPPLY = 0, 1, 2
+NOW, TARGET = 0, 1       # the two master values
+VERSION, STARVED = 0, 1  # the two counts
+
+
+def mixer_layout(slots: int) -> dict:
+    """What the control side and the audio side share (engine/audio/shared.py)."""
+    return {"current": ((3, slots), np.float64), "target": ((3, slots), np.float64),
+            "rate": ((3, slots), np.float64),        # the most a value moves per sample
+            "master": ((2,), np.float64),            # [NOW, TARGET]
+            "epochs": ((slots,), np.int64),          # the slot table: the layer each slot plays, 0 = none
+            "counts": ((2,), np.int64)}              # [VERSION of the slot table, times a layer STARVED]
 
 
 class Mixer:
     def __init__(self, slots: int, samplerate: int, block: int, master: float = 1.0,
-                 high_water: int = 0):
+                 high_water: int = 0, shared: SharedArrays | None = None, feed_for=None):
         """`block`: the largest block `process` is asked for. A slot's supply fades out over its feed's
         last four blocks (the low water mark) and comes back once `high_water` frames are on hand
-        (at least twice the low mark), so a feed that just refilled is not at once starved again."""
+        (at least twice the low mark), so a feed that just refilled is not at once starved again.
+        `shared`: the numbers in a block made with `mixer_layout` (the creator sets them up; an attached
+        mixer finds them as they are); `feed_for(slot, epoch)`: on the audio side of a shared block, makes
+        the feed of the layer the control side put in a slot."""
         self.samplerate, self.block = samplerate, block
         self.low_water = 4 * block
         self.high_water = max(high_water, 2 * self.low_water)
-        self.feeds: list = [None] * slots   # per slot: available() -> frames, read(out), skip(frames)
-        self.active: tuple[int, ...] = ()    # slots mixed; replaced whole by the control side
-        self.current = np.zeros((3, slots))  # rows LEVEL, FADE, SUPPLY
-        self.target = np.zeros((3, slots))
-        self.rate = np.zeros((3, slots))     # the most a value moves per sample
-        self.rate[LEVEL] = 1.0 / (LEVEL_RAMP_S * samplerate)
-        self.rate[SUPPLY] = 1.0 / self.low_water
-        self.master = self.master_target = float(master)
+        shared = shared if shared is not None else SharedArrays(mixer_layout(slots), local=True)
+        self.current, self.target, self.rate = shared.current, shared.target, shared.rate
+        self.masters, self.epochs, self.counts = shared.master, shared.epochs, shared.counts
         self.master_rate = 1.0 / (LEVEL_RAMP_S * samplerate)
-        self.starved = 0                     # times a playing slot ran low and faded out
+        if shared.owner:
+            self.rate[LEVEL] = 1.0 / (LEVEL_RAMP_S * samplerate)
+            self.rate[SUPPLY] = 1.0 / self.low_water
+            self.masters[:] = master
+        self.feeds: list = [None] * slots   # per slot: available() -> frames, read(out), skip(frames)
+        self.active: tuple[int, ...] = ()    # slots mixed; replaced whole
+        self.feed_for = feed_for
+        self._version = -1                   # the slot table version the feeds follow (feed_for only)
         # Scratch, allocated once.
         self._previous = np.zeros((3, slots))
         self._step = np.zeros((3, slots))
@@ -57,6 +78,11 @@ class Mixer:
         self._index = np.repeat(np.arange(1, block + 1, dtype=np.float32)[:, None], 2, axis=1)
         self._excess = np.zeros((block, 2), np.float32)
         self._bent = np.zeros((block, 2), np.float32)
+
+    @property
+    def starved(self) -> int:
+        """Times a playing slot ran low and faded out."""
+        return int(self.counts[STARVED])
 
     # -- control side (any thread but the callback) --------------------------------------------------------
 
@@ -76,31 +102,47 @@ class Mixer:
         self.rate[FADE, slot] = distance / (max(seconds, LEVEL_RAMP_S) * self.samplerate)
         self.target[FADE, slot] = position
 
-    def open_slot(self, slot: int, feed, level: float, fade_seconds: float) -> None:
-        """Start mixing `feed` in `slot`, silent at first, fading in over `fade_seconds`."""
+    def open_slot(self, slot: int, epoch: int, feed, level: float, fade_seconds: float) -> None:
+        """Start mixing layer number `epoch` (> 0) in `slot`, silent at first, fading in over `fade_seconds`.
+        `feed`: its sound, or None where the audio side makes the feed (`feed_for`)."""
         self.current[:, slot] = 0.0
         self.target[SUPPLY, slot] = 0.0
         self.current[LEVEL, slot] = self.target[LEVEL, slot] = level
         self.feeds[slot] = feed
         self.fade_to(slot, 1.0, fade_seconds)
         self.active = tuple(sorted(set(self.active) | {slot}))
+        self._publish(slot, epoch)
 
     def close_slot(self, slot: int) -> None:
         self.active = tuple(s for s in self.active if s != slot)
         self.feeds[slot] = None
         self.current[:, slot] = self.target[:, slot] = 0.0
+        self._publish(slot, 0)
+
+    def _publish(self, slot: int, epoch: int) -> None:
+        """The slot table first, then its version: the audio side reads them the other way round."""
+        self.epochs[slot] = epoch
+        self.counts[VERSION] += 1
 
     def faded_out(self, slot: int) -> bool:
         return self.target[FADE, slot] == 0.0 and self.current[FADE, slot] <= 1e-9
 
-    def set_master(self, value: float) -> None:
-        self.master_target = float(value)
+    def set_master(self, value: float, glide: bool = True) -> None:
+        self.masters[TARGET] = value
+        if not glide:
+            self.masters[NOW] = value
+
+    @property
+    def master_target(self) -> float:
+        return float(self.masters[TARGET])
 
     # -- the audio side ----------------------------------------------------------------------------------
 
     def process(self, out: np.ndarray) -> None:
         """Mix the next len(out) frames into `out` (float32 (frames, 2), frames <= block)."""
         frames = len(out)
+        if self.feed_for is not None and self.counts[VERSION] != self._version:
+            self._follow_slot_table()
         if frames == self.block:
             buffer, ramp, index, excess, bent = self._buffer, self._ramp, self._index, self._excess, self._bent
         else:
@@ -114,16 +156,17 @@ class Mixer:
             ready = feed.available()
             if ready <= self.low_water:  # its last low_water frames play with the supply sliding to 0
                 if target[SUPPLY, slot] == 1.0 and target[FADE, slot] > 0.0:
-                    self.starved += 1  # it was playing and is running dry
+                    self.counts[STARVED] += 1  # it was playing and is running dry
                 target[SUPPLY, slot] = 0.0
             elif ready >= self.high_water:
                 target[SUPPLY, slot] = 1.0
         self._advance(frames)
-        master_start = self.master
+        master_start = float(self.masters[NOW])
         step = self.master_rate * frames
-        self.master += min(max(self.master_target - self.master, -step), step)
+        master_end = master_start + min(max(float(self.masters[TARGET]) - master_start, -step), step)
+        self.masters[NOW] = master_end
         self._gains(self._previous, master_start, self._gain_start)
-        self._gains(self.current, self.master, self._gain_end)
+        self._gains(self.current, master_end, self._gain_end)
 
         out.fill(0.0)
         for slot in self.active:
@@ -146,6 +189,18 @@ class Mixer:
                 np.multiply(buffer, ramp, out=buffer)
             np.add(out, buffer, out=out)
         soft_limit(out, excess, bent)
+
+    def _follow_slot_table(self) -> None:
+        """Audio side: feeds for the layers the control side put in the slots (allocates: only on a change)."""
+        self._version = int(self.counts[VERSION])
+        epochs = self.epochs.tolist()
+        for slot, epoch in enumerate(epochs):
+            feed = self.feeds[slot]
+            if not epoch:
+                self.feeds[slot] = None
+            elif feed is None or feed.epoch != epoch:
+                self.feeds[slot] = self.feed_for(slot, epoch)
+        self.active = tuple(slot for slot, epoch in enumerate(epochs) if epoch)
 
     def _advance(self, frames: int) -> None:
         """Move every slew-limited value towards its target by at most rate x frames."""

@@ -13,9 +13,9 @@ whose epoch is not the one it expects, so the previous layer's leftovers are nev
 
 from __future__ import annotations
 
-from multiprocessing import shared_memory
-
 import numpy as np
+
+from engine.audio.shared import SharedArrays
 
 WRITTEN, READ, EPOCH = 0, 1, 2
 HEADER = 4  # int64 fields per slot (one spare)
@@ -25,22 +25,11 @@ class Rings:
     def __init__(self, slots: int, capacity: int, name: str | None = None):
         """Create the rings (name=None) or attach to the worker's view of existing ones (name given)."""
         self.slots, self.capacity = slots, capacity
-        header_bytes = (slots * HEADER + 1) * 8  # + the worker's heartbeat
-        size = header_bytes + slots * capacity * 2 * 4
-        self.owner = name is None
-        if self.owner:
-            self.shm = shared_memory.SharedMemory(create=True, size=size)
-        else:
-            # A spawned worker shares its parent's resource tracker, so attaching registers nothing new
-            # and the owner's unlink() is the one clean-up.
-            self.shm = shared_memory.SharedMemory(name=name)
-        self.name = self.shm.name
-        self.header = np.ndarray((slots, HEADER), np.int64, self.shm.buf, 0)
-        self.heartbeat = np.ndarray((1,), np.int64, self.shm.buf, slots * HEADER * 8)  # the worker counts up
-        self.data = np.ndarray((slots, capacity, 2), np.float32, self.shm.buf, header_bytes)
-        if self.owner:
-            self.header.fill(0)
-            self.heartbeat.fill(0)
+        self.arrays = SharedArrays({"header": ((slots, HEADER), np.int64),
+                                    "heartbeat": ((1,), np.int64),  # the worker counts up
+                                    "data": ((slots, capacity, 2), np.float32)}, name)
+        self.name = self.arrays.name
+        self.header, self.heartbeat, self.data = self.arrays.header, self.arrays.heartbeat, self.arrays.data
 
     def ahead(self, slot: int) -> int:
         """Frames written and not yet read."""
@@ -67,12 +56,7 @@ class Rings:
 
     def close(self) -> None:
         self.header = self.data = self.heartbeat = None
-        try:
-            self.shm.close()
-        except BufferError:  # a feed still holds a view: the mapping goes when that does
-            pass
-        if self.owner:
-            self.shm.unlink()
+        self.arrays.close()
 
 
 class RingFeed:

@@ -3,7 +3,7 @@
 The live engine keeps the worker told what to play by sending its whole plan, {slot: (epoch, name,
 layer, seed, density)}, whenever it changes and after every restart, over a pipe; the worker starts,
 stops and retunes voices to match and keeps each ring `ahead` frames in front of the reader. Its log
-lines travel back over the same pipe, so they land in the show's own log.
+lines travel back over the same pipe, so they land in the show's own log (engine/audio/child.py).
 
 A restarted worker (the old one was killed) finds each ring still holding the dead worker's last second
 or two. It does not start after that sound with a jump: it overwrites the newest few blocks with a
@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from engine.audio.child import log_to_parent
 from engine.audio.ring import EPOCH, READ, WRITTEN, Rings
 from engine.audio.sources import open_source, sanitize
 
@@ -26,28 +27,11 @@ CHUNK = 2048         # frames rendered per voice per pass: keeps every layer top
 SPLICE = 4096        # frames of crossfade from a dead worker's sound into the new worker's
 SAFETY = 4096        # frames the splice stays clear of the reader
 IDLE_SLEEP = 0.005
-HUNG_SECONDS = 5.0   # a worker alive but without a heartbeat this long is killed (and so restarted)
-
-
-class PipeLog(logging.Handler):
-    """Log records of the worker go to the parent as ("log", level, text)."""
-
-    def __init__(self, conn):
-        super().__init__()
-        self.conn = conn
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.conn.send(("log", record.levelno, record.getMessage()))
-        except (OSError, ValueError):
-            pass
 
 
 def main(rings_name: str, slots: int, capacity: int, samplerate: int, ahead: int, conn, level: int) -> None:
     """The worker process's entry point."""
-    root = logging.getLogger()
-    root.handlers[:] = [PipeLog(conn)]
-    root.setLevel(level)
+    log_to_parent(conn, level)
     rings = Rings(slots, capacity, rings_name)
     voices: dict[int, tuple[int, object]] = {}  # slot -> (epoch, source)
     parent = os.getppid()
@@ -113,28 +97,25 @@ def fill(voices: dict, rings: Rings, ahead: int) -> bool:
 
 
 class WorkerHost:
-    """The live engine's side of the worker: the plan, the pipe, the restarts (engine.workers.supervisor).
+    """The live engine's side of the worker: the plan, sent to each worker it starts (engine/audio/child.py).
 
     `start/stop/density` are called by the board (under its lock); `check(now)` by the engine's
-    housekeeping thread only, which alone touches the pipe."""
+    housekeeping thread only, which alone touches the pipe. `start` returns no feed: the player process
+    reads the ring (engine/audio/player.py)."""
 
     def __init__(self, rings: Rings, samplerate: int, ahead: int):
-        from engine.workers.supervisor import Supervisor
+        from engine.audio.child import Child
 
-        self.rings, self.samplerate, self.ahead = rings, samplerate, ahead
+        self.rings = rings
         self.plan: dict[int, tuple] = {}
         self.dirty = True
-        self.conn = None
-        self.supervisor = Supervisor("soundscape", self._launch, min_delay=0.25, max_delay=10.0,
-                                     stable_after=30.0)
-        self._beat = (-1, 0.0)  # (heartbeat, when it was first seen)
+        self.child = Child("soundscape", main, (rings.name, rings.slots, rings.capacity, samplerate, ahead),
+                           rings.heartbeat, min_delay=0.25, max_delay=10.0, stable_after=30.0)
+        self._sent_to = 0  # the child (by launch number) that has the plan
 
-    def start(self, slot: int, epoch: int, name: str, layer, seed: int):
-        from engine.audio.ring import RingFeed
-
+    def start(self, slot: int, epoch: int, name: str, layer, seed: int) -> None:
         self.plan[slot] = (epoch, name, layer, seed, layer.density)
         self.dirty = True
-        return RingFeed(self.rings, slot, epoch)
 
     def stop(self, slot: int) -> None:
         self.plan.pop(slot, None)
@@ -146,75 +127,21 @@ class WorkerHost:
             self.dirty = True
 
     def launch(self) -> None:
-        self.supervisor.launch(time.monotonic())
+        self.child.launch()
 
     def check(self, now: float) -> None:
-        """Restart a dead worker (with back-off), kill a hung one, pass on its log lines, send it a
-        changed plan."""
-        self.supervisor.check(now)
-        self._watch_heartbeat(now)
-        if self.conn is None:
-            return
-        try:
-            while self.conn.poll():
-                kind, level, text = self.conn.recv()
-                logging.getLogger(__name__).log(level, "soundscape worker: %s", text)
-            if self.dirty:
-                self.dirty = False
-                self.conn.send(self.plan.copy())
-        except (EOFError, OSError, ValueError):
-            pass  # it died; the supervisor restarts it and the new one gets the plan
-
-    def _watch_heartbeat(self, now: float) -> None:
-        beat = int(self.rings.heartbeat[0])
-        if beat != self._beat[0]:
-            self._beat = (beat, now)
-            return
-        process = self.supervisor.process
-        if process is not None and process.is_alive() and now - self._beat[1] > HUNG_SECONDS:
-            logging.getLogger(__name__).warning("soundscape worker: no heartbeat for %.0f s; killing it",
-                                                now - self._beat[1])
-            process.kill()
-            self._beat = (beat, now)
+        """Look after the worker (engine/audio/child.py); send it a changed plan, a new one the whole plan."""
+        self.child.check(now)
+        if (self.dirty or self._sent_to != self.child.launches) and self.child.send(self.plan.copy()):
+            self.dirty, self._sent_to = False, self.child.launches
 
     @property
     def restarts(self) -> int:
-        return self.supervisor.restarts
+        return self.child.restarts
 
     @property
     def pid(self) -> int | None:
-        process = self.supervisor.process
-        return process.pid if process is not None else None
+        return self.child.pid
 
     def close(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.send(None)
-            except (OSError, ValueError):
-                pass
-        self.supervisor.stop()
-        self._close_conn()
-
-    def _launch(self):
-        import multiprocessing as mp
-
-        # A fork server: started clean (never a fork of this process, with its audio threads and SDL
-        # state), it has the worker's modules imported already, so a restart is a fork, not seconds of
-        # imports: on a busy 2-core machine a spawned worker took ~3 s to start, longer than the rings hold.
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["engine.audio.worker", "engine.sound.voices"])
-        ours, theirs = ctx.Pipe()
-        process = ctx.Process(target=main, name="soundscape", daemon=True,
-                              args=(self.rings.name, self.rings.slots, self.rings.capacity, self.samplerate,
-                                    self.ahead, theirs, logging.getLogger().getEffectiveLevel()))
-        process.start()
-        theirs.close()
-        self._close_conn()
-        self.conn, self.dirty = ours, True
-        self._beat = (-1, 0.0)  # the new worker's heartbeat is timed from its start
-        return process
-
-    def _close_conn(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        self.child.close()
