@@ -7,8 +7,9 @@ worker paints all the time (its queue never fills) with the default scene's samp
 and crossfade 3 s, so nearly every frame blends two postcards with drift (the worst case); half the run
 plain crossfades, half the reveal transition. Frame time = Performance.frame() (commands, show, sampler
 messages, drawing) + display.flip(), as wall time and as the main thread's CPU time (what the frame itself
-costs, apart from the time other processes on a shared machine take). A frame is dropped when the gap
-between two frame starts exceeds 1.5 / 60 s.
+costs, apart from the time other processes on a shared machine take), with the main thread's page faults
+in each frame (fresh memory touched). A frame is dropped when the gap between two frame starts exceeds
+1.5 / 60 s.
 
     .venv/bin/python -m bench.perform                                # 720p and 1080p, 20 s each (dummy video)
     .venv/bin/python -m bench.perform --seconds 300 --sizes 1920x1080    # the 5-minute run at 60 Hz
@@ -54,6 +55,12 @@ def parse(argv=None):
                         help="sound: minutes of live audio with a torch loop busy (the 30-minute goal: --minutes 30)")
     parser.add_argument("--audio-only", action="store_true", help="sound only: skip the frame benchmark")
     return parser.parse_args(argv)
+
+
+def minor_faults() -> int:
+    """The main thread's page faults so far (Linux, /proc field 10): each first touch of fresh memory costs
+    ~2 us here, so a frame that allocates a big surface pays milliseconds for it."""
+    return int(Path("/proc/thread-self/stat").read_text().rsplit(")", 1)[1].split()[7])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -106,7 +113,7 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
     if cold is None:
         raise SystemExit(f"no postcard in 600 s: sampler {sampler.stats}")
     clock = pygame.time.Clock()
-    times, cpu, starts, start = [], [], [], time.monotonic()
+    times, cpu, faults, starts, start = [], [], [], [], time.monotonic()
     killed, health, next_check = False, [], start + 10.0  # (seconds in, open files, RSS) every 10 s
     made, seconds_each = sampler.stats["made"], []
     while (now := time.monotonic()) - start < seconds:
@@ -118,11 +125,12 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
         if now >= next_check:
             health.append((now - start, open_files(), rss_mib()))
             next_check += 10.0
-        work = time.thread_time()
+        faulted, work = minor_faults(), time.thread_time()
         performance.frame(now)
         performance.present()
         times.append(time.monotonic() - now)
         cpu.append(time.thread_time() - work)  # the frame's own work, without time other processes took
+        faults.append(minor_faults() - faulted)
         starts.append(now)
         if sampler.stats["made"] != made:
             made = sampler.stats["made"]
@@ -133,7 +141,8 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
         "size": f"{size[0]}x{size[1]}", "video": f"{pygame.display.get_driver()}, {renderer}", "frames": len(times),
         "frame_ms_p50": 1000 * statistics.median(times), "frame_ms_p99": 1000 * percentile(times, 99),
         "frame_ms_max": 1000 * max(times), "cpu_ms_p50": 1000 * statistics.median(cpu),
-        "cpu_ms_p99": 1000 * percentile(cpu, 99), "dropped": sum(g > 1.5 / FPS for g in gaps),
+        "cpu_ms_p99": 1000 * percentile(cpu, 99), "faults_p99": percentile(faults, 99), "faults_max": max(faults),
+        "dropped": sum(g > 1.5 / FPS for g in gaps),
         "fps": (len(times) - 1) / (starts[-1] - starts[0]),
         "cold_start_to_first_postcard_s": cold,
         "s_per_postcard": statistics.median(seconds_each) if seconds_each else float("nan"),
@@ -153,12 +162,12 @@ def _span(values: list[float]) -> str:
 
 def table(rows: list[dict]) -> str:
     lines = ["| size | video | frames | frame p50 ms | frame p99 ms | max ms | CPU p50 ms | CPU p99 ms | "
-             "dropped (60 Hz) | fps | worker SIGKILLs survived | open files min-max | RSS MiB, 1st half | "
-             "RSS MiB, 2nd half |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
+             "page faults/frame p99, max | dropped (60 Hz) | fps | worker SIGKILLs survived | open files min-max | RSS MiB, 1st half | "
+             "RSS MiB, 2nd half |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['size']} | {r['video']} | {r['frames']} | {r['frame_ms_p50']:.2f} | "
                      f"{r['frame_ms_p99']:.2f} | {r['frame_ms_max']:.1f} | {r['cpu_ms_p50']:.2f} | "
-                     f"{r['cpu_ms_p99']:.2f} | {r['dropped']} | {r['fps']:.1f} | "
+                     f"{r['cpu_ms_p99']:.2f} | {r['faults_p99']}, {r['faults_max']} | {r['dropped']} | {r['fps']:.1f} | "
                      f"{r['worker_restarts']} | {'-' if r['fds_range'] is None else '%d-%d' % r['fds_range']} | "
                      f"{r['rss_mib_first_half']} | {r['rss_mib_second_half']} |")
     return "\n".join(lines)
