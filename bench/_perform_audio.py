@@ -9,7 +9,6 @@ picture engineer each change their own part. The underscore keeps `python -m ben
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import threading
@@ -49,18 +48,9 @@ def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
     machine's 1-minute load average at the end (the machine is shared: say how busy it was)."""
     import numpy as np
 
-    from engine.audio.live import TIMINGS
+    from engine.audio.player import TIMINGS
 
     start = audio.stats
-    collections = []  # (generation, ms) of every garbage collection in this process during the phase
-
-    def on_gc(phase, info, began=[0.0]):
-        if phase == "start":
-            began[0] = time.perf_counter()
-        else:
-            collections.append((info["generation"], (time.perf_counter() - began[0]) * 1000))
-
-    gc.callbacks.append(on_gc)
     seen, times, starts = start["callbacks"], [], []
     memory = []
     end = time.monotonic() + seconds
@@ -73,10 +63,10 @@ def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
         times.append(audio.timings[index] * 1000)
         starts.append(audio.started[index] * 1000)
         seen = now
-        memory.append((_rss_mib(os.getpid()), _open_fds(os.getpid()), _rss_mib(audio.host.pid)))
+        memory.append((_rss_mib(os.getpid()), _open_fds(os.getpid()), _rss_mib(audio.host.pid),
+                       _rss_mib(audio.player.pid)))
         if time.monotonic() >= end:
             break
-    gc.callbacks.remove(on_gc)
     stats = audio.stats
     ms = np.concatenate(times)
     gaps = np.diff(np.concatenate(starts))  # callback start to start: 10.67 ms when on time
@@ -88,20 +78,18 @@ def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
                 p50=float(np.percentile(ms, 50)), p99=float(np.percentile(ms, 99)),
                 p999=float(np.percentile(ms, 99.9)), max=float(ms.max()), gap_max=float(gaps.max()),
                 late=int((gaps > 1.5 * 1000 * audio.block / audio.samplerate).sum()),
-                gc_runs=len(collections), gc_full=sum(g == 2 for g, _ in collections),
-                gc_max_ms=max((ms for _, ms in collections), default=0.0),
                 rss_first=memory[0][0], rss_last=memory[-1][0], rss_max=max(m[0] for m in memory),
                 fds_first=memory[0][1], fds_last=memory[-1][1],
-                worker_rss_first=memory[0][2], worker_rss_last=memory[-1][2], load=load)
+                worker_rss_first=memory[0][2], worker_rss_last=memory[-1][2],
+                player_rss_first=memory[0][3], player_rss_last=memory[-1][3], load=load)
 
 
 def bench_audio(minutes: float = 3.0, idle_seconds: float = 30.0, gil_seconds: float = 30.0,
                 scene: str = "night", device: str = "") -> dict:
     """Underruns and callback time of the live sound at 48 kHz / block 512: first `idle_seconds` with
     nothing else of ours running (the yardstick), then `minutes` with a torch loop busy in another process
-    (the sampler's stand-in, on cores - 1 threads), then `gil_seconds` each with a pure-Python thread in
-    this process holding the GIL, at Python's default switch interval (5 ms) and at the engine's (1 ms);
-    side by side in one run."""
+    (the sampler's stand-in, on cores - 1 threads), then `gil_seconds` with, on top, a pure-Python thread in
+    this (the show's) process holding its GIL at Python's default switch interval; side by side in one run."""
     import multiprocessing as mp
     from dataclasses import replace
 
@@ -125,15 +113,13 @@ def bench_audio(minutes: float = 3.0, idle_seconds: float = 30.0, gil_seconds: f
         load.start()
         time.sleep(2.0)  # torch's start-up (imports, thread pool) is not the steady load we measure
         busy = _audio_phase(audio, minutes * 60)
-        contended = {}
-        for interval in (0.005, 0.001):  # Python's default switch interval, and the engine's
-            sys.setswitchinterval(interval)
-            stop_python = threading.Event()
-            thread = threading.Thread(target=_busy_python, args=(stop_python,))
-            thread.start()
-            contended[interval] = _audio_phase(audio, gil_seconds)
-            stop_python.set()
-            thread.join()
+        sys.setswitchinterval(0.005)  # Python's default
+        stop_python = threading.Event()
+        thread = threading.Thread(target=_busy_python, args=(stop_python,))
+        thread.start()
+        contended = _audio_phase(audio, gil_seconds)
+        stop_python.set()
+        thread.join()
     finally:
         stop.set()
         load.join(10)
@@ -141,7 +127,7 @@ def bench_audio(minutes: float = 3.0, idle_seconds: float = 30.0, gil_seconds: f
             load.kill()
         audio.stop()
     results = {"scene": scene, "layers": len(the_scene.sound.layers), "idle": idle, "busy": busy,
-               "gil 5 ms": contended[0.005], "gil 1 ms": contended[0.001]}
+               "gil": contended}
     _print_audio(results)
     return results
 
@@ -152,19 +138,16 @@ def _print_audio(r: dict) -> None:
     print(f"{'phase':<34}{'callbacks':>10}{'expected':>10}{'underruns':>10}{'starved':>8}"
           f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'max ms':>9}{'max gap ms':>11}{'late':>6}{'load':>6}")
     for name, label in (("idle", "no torch loop"), ("busy", "torch loop busy"),
-                        ("gil 5 ms", "+ Python thread, switch 5 ms"), ("gil 1 ms", "+ Python thread, switch 1 ms")):
+                        ("gil", "+ Python thread in the show")):
         p = r[name]
         print(f"{label + ' ' + format(p['seconds'], '.0f') + ' s':<34}{p['callbacks']:>10}{p['expected']:>10}"
               f"{p['underruns']:>10}{p['starved']:>8}{p['p50']:>9.3f}{p['p99']:>9.3f}{p['p999']:>10.3f}"
               f"{p['max']:>9.2f}{p['gap_max']:>11.2f}{p['late']:>6}{p['load']:>6.1f}")
-    for name in ("idle", "busy", "gil 5 ms", "gil 1 ms"):
-        p = r[name]
-        print(f"garbage collections during '{name}': {p['gc_runs']} ({p['gc_full']} full), longest "
-              f"{p['gc_max_ms']:.2f} ms")
     b = r["busy"]
     print("ms: time inside the callback; gap: from one callback's start to the next (late: over 1.5 periods); "
           "load: the machine's 1-minute load average at the end (it is shared)")
     print(f"busy/idle callback p50 {b['p50'] / r['idle']['p50']:.2f}x, p99 {b['p99'] / r['idle']['p99']:.2f}x")
     print(f"memory over the busy run: engine RSS {b['rss_first']:.1f} -> {b['rss_last']:.1f} MiB "
           f"(max {b['rss_max']:.1f}), open fds {b['fds_first']} -> {b['fds_last']}, worker RSS "
-          f"{b['worker_rss_first']:.1f} -> {b['worker_rss_last']:.1f} MiB")
+          f"{b['worker_rss_first']:.1f} -> {b['worker_rss_last']:.1f} MiB, player RSS "
+          f"{b['player_rss_first']:.1f} -> {b['player_rss_last']:.1f} MiB")
