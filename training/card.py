@@ -59,6 +59,8 @@ def render(facts: dict) -> str:
         lines += ["## Samples", "", f"{facts['preview_steps']}-step DPM-Solver++ from the EMA weights at step "
                   f"{facts['steps']}:", "", f"![samples]({facts['preview']})", ""]
     lines += ["Command:", "", "```", facts["command"], "```", ""]
+    if facts.get("notes"):  # what people found out about the model afterwards (how to sample it, say)
+        lines += ["## Notes", "", facts["notes"], ""]
     return "\n".join(lines)
 
 
