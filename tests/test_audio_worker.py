@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from engine.audio.ring import EPOCH, WRITTEN, RingFeed, Rings
-from engine.audio.worker import SPLICE, WorkerHost
+from engine.audio.ring import EPOCH, READ, WRITTEN, RingFeed, Rings
+from engine.audio.worker import LEAD, SPLICE, WorkerHost
 from engine.scenes import LayerSettings
 
 RATE, AHEAD = 48000, 24000
@@ -91,3 +91,20 @@ def test_a_hung_worker_is_killed_and_restarted(host):
     assert wait_for(lambda: host.restarts == 1, host, seconds=20)
     feed.skip(8192)
     assert wait_for(lambda: feed.available() >= AHEAD, host)
+
+
+def test_a_density_change_is_heard_after_a_short_lead_not_after_the_whole_queue(host):
+    play(host, 0, 1, "leaves", LayerSettings(source="rustle", density=0.1), seed=1)
+    assert wait_for(lambda: host.rings.ahead(0) >= AHEAD, host)   # a full queue of a faint rustle
+    read = int(host.rings.header[0, READ])                         # nobody reads: it stays put
+    queued = host.rings.get(0, read, AHEAD)
+    rms = lambda x: float(np.sqrt(np.mean(np.square(x))))
+    host.density(0, 4.0)                                           # the hiss 6x louder, more gusts
+    assert wait_for(lambda: not np.array_equal(host.rings.get(0, read + LEAD, 512), queued[LEAD:LEAD + 512]),
+                    host)                                          # the queue past the lead was redone
+    assert wait_for(lambda: host.rings.ahead(0) >= AHEAD, host)    # and topped up again
+    now = host.rings.get(0, read, AHEAD)
+    assert np.array_equal(now[:LEAD - SPLICE], queued[:LEAD - SPLICE])  # the lead plays as it was queued
+    assert rms(now[LEAD:]) > 3 * rms(queued[LEAD:])                # then the new density, at once
+    step = np.abs(np.diff(now[LEAD - SPLICE - 1:LEAD + 1], axis=0)).max()
+    assert step < 0.5 * np.abs(now).max()                          # through a crossfade, not a jump

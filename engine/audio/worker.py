@@ -26,6 +26,7 @@ from engine.audio.sources import open_source, sanitize
 CHUNK = 2048         # frames rendered per voice per pass: keeps every layer topped up in turn
 SPLICE = 4096        # frames of crossfade from a dead worker's sound into the new worker's
 SAFETY = 4096        # frames the splice stays clear of the reader
+LEAD = 2 * SAFETY + SPLICE  # frames of queued sound kept when a voice changes (~0.26 s at 48 kHz)
 IDLE_SLEEP = 0.005
 
 
@@ -71,9 +72,21 @@ def follow(plan: dict, voices: dict, rings: Rings, samplerate: int) -> None:
             voices[slot] = (epoch, source)
         elif voices[slot][1].density != density:
             voices[slot][1].density = density
+            redo_ahead(rings, slot, voices[slot][1])
+
+
+def redo_ahead(rings: Rings, slot: int, source) -> None:
+    """A changed voice would be heard only once the sound already queued for it had played: up to `ahead`
+    (2 s) late, too slow for a performer's fader. So the queue is cut back to LEAD frames and the voice as it
+    is now is spliced in over its last SPLICE frames; the fill loop tops the ring up again."""
+    cut = int(rings.header[slot, READ]) + LEAD
+    if rings.header[slot, WRITTEN] > cut:
+        rings.header[slot, WRITTEN] = cut  # the reader is LEAD frames short of anything changed here
+        splice(rings, slot, source)
 
 
 def splice(rings: Rings, slot: int, source) -> None:
+    """Crossfade the ring's newest SPLICE frames into `source`'s next ones (unless the reader is too close)."""
     written, read = int(rings.header[slot, WRITTEN]), int(rings.header[slot, READ])
     start = written - SPLICE
     if start < read + SAFETY:
