@@ -155,11 +155,12 @@ def test_stop_leaves_no_file_descriptors_behind(engine):
         time.sleep(0.5)
         audio.stop()
 
-    one_run()
+    one_run()                                          # PortAudio and the fork server open theirs once
     fds = len(os.listdir("/proc/self/fd"))
-    one_run()
-    one_run()
-    assert len(os.listdir("/proc/self/fd")) == fds
+    for _ in range(3):
+        one_run()
+    # A leak grows with every run; one less is a descriptor of the first run's stop that closed late.
+    assert len(os.listdir("/proc/self/fd")) <= fds
 
 
 def test_a_killed_player_is_restarted_and_the_sound_comes_back(engine):
