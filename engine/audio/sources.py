@@ -73,13 +73,13 @@ class LoopWhenReady:
 
     def _make(self, layer: LayerSettings, seed: int, folder) -> None:
         from engine.sound import loops, stable_audio
-        from engine.sound.soundscape import ARTIST_PROMPT
 
         try:
             log.info("layer %s: generating a %.0f s Stable Audio loop (the %s voice plays meanwhile)",
                      self.name, LOOP_SECONDS, STAND_IN)
             pipe = stable_audio.load_stable_audio(folder)
-            (clip,) = stable_audio.generate(pipe, layer.prompt or ARTIST_PROMPT, seconds=LOOP_SECONDS, seed=seed)
+            prompt = layer.prompt or stable_audio.ARTIST_PROMPT
+            (clip,) = stable_audio.generate(pipe, prompt, seconds=LOOP_SECONDS, seed=seed)
             clip = stable_audio.resample(clip, stable_audio.model_rate(pipe), self.samplerate)
             self.loop = loops.LoopPlayer(loops.make_loop(clip, self.samplerate))
             log.info("layer %s: the Stable Audio loop is ready", self.name)

@@ -18,11 +18,8 @@ import os
 from pathlib import Path
 
 from engine.errors import UserError
+from engine.sound.stable_audio import ARTIST_PROMPT
 
-ARTIST_PROMPT = ("Generate a soundscape of a jungle, rich with nature sounds. The atmosphere should be dense "
-                 "with the rustling of trees, leaves, and branches swaying. Camouflaged animals blend into the "
-                 "environment, through their sounds\u2014soft bird calls, distant owl hoots, occasional gecko "
-                 "chirps, the rhythmic croaking of frogs, and the delicate flapping of butterfly wings.")
 BACKENDS = ("synth", "stable-audio")
 log = logging.getLogger("postcards.soundscape")
 

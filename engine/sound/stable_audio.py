@@ -17,6 +17,11 @@ import numpy as np
 from engine.errors import UserError
 
 DEFAULT_MODEL = "stabilityai/stable-audio-open-1.0"
+# The prompt the artist gave Stable Audio for the jungle soundscapes: every stable-audio layer's default.
+ARTIST_PROMPT = ("Generate a soundscape of a jungle, rich with nature sounds. The atmosphere should be dense "
+                 "with the rustling of trees, leaves, and branches swaying. Camouflaged animals blend into the "
+                 "environment, through their sounds\u2014soft bird calls, distant owl hoots, occasional gecko "
+                 "chirps, the rhythmic croaking of frogs, and the delicate flapping of butterfly wings.")
 PIPELINES = {"StableAudioPipeline": "Stable Audio Open 1.0", "StableAudio3Pipeline": "Stable Audio 3"}
 
 HOW_TO_GET_WEIGHTS = f"""\
