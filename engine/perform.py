@@ -294,7 +294,7 @@ class Performance:
                     black=show.get("/visual/black"), reveal=show.get("/visual/reveal"))
         self.renderer.draw(target, now, look)
         if show.get("/display/overlay"):
-            self.overlay.draw(target, now, self.status_lines())
+            self.overlay.draw(target, now, self.status_lines)
         if not self.renderer.busy and self.sampler.ready:
             self.renderer.prepare(self.sampler.ready[0], target, look)
         if self.recording is not None:

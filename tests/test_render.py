@@ -151,9 +151,17 @@ def test_reveal_fades_in_the_first_guess_then_sharpens_guess_by_guess():
 def test_status_overlay_draws_text_in_the_corner():
     target = pygame.Surface((640, 360))
     target.fill((0, 0, 0))
-    StatusOverlay().draw(target, 0.0, ["60.0 fps   scene dawn", "queue 3 ready"])
+    StatusOverlay().draw(target, 0.0, lambda: ["60.0 fps   scene dawn", "queue 3 ready"])
     corner = pygame.surfarray.array3d(target)[:200, :60]
     assert corner.max() > 200 and pixel(target, (600, 300)) == (0, 0, 0)
+
+
+def test_the_status_text_is_gathered_only_when_it_is_drawn_again():
+    asked = []
+    overlay, target = StatusOverlay(), pygame.Surface((640, 360))
+    for frame in range(60):                            # one second at 60 Hz
+        overlay.draw(target, frame / 60, lambda: asked.append(frame) or ["60.0 fps"])
+    assert asked == [0, 30]                            # every REFRESH (0.5 s), not every frame
 
 
 def test_the_next_postcard_is_scaled_ahead_one_picture_per_frame():
