@@ -6,7 +6,14 @@ PY     := $(VENV)/bin/python
 # torch==2.13.0 is the CPU wheel lying on the machine; elsewhere set TORCH_SPEC (and pip's index) to a CPU build.
 TORCH_SPEC ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 'torch>=2.4' || echo 'torch==2.13.0')
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install clean system-demo system-test
+
+# System packages, installed when missing (apt-get; sudo when not root): PortAudio for the sound, and for
+# the tests JACK and Xvfb too. Elsewhere it stops with one line saying what to install.
+system-demo:
+	@tools/system-packages demo
+system-test:
+	@tools/system-packages test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +30,15 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-# The main job: a live show on the bundled model and the embedded synth (headless + demo.mp4 without a display).
-demo: $(VENV)/.installed
-	$(PY) -m engine perform --demo
+# The main job: a live show on the bundled model and the embedded synth (headless + demo.mp4 without a
+# display). More options through ARGS, e.g. make demo ARGS="--duration 60 --config my.toml".
+demo: system-demo $(VENV)/.installed
+	$(PY) -m engine perform --demo $(ARGS)
 
-test: $(VENV)/.installed-test
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+# The whole suite as CI runs it: on a JACK dummy server and a virtual display of its own; -rs tells why
+# a test skipped. ARGS goes to pytest, e.g. make test ARGS="tests/test_show.py -x".
+test: system-test $(VENV)/.installed-test
+	HF_HUB_OFFLINE=1 tools/with-jack-and-x $(PY) -m pytest -q -rs $(ARGS)
 
 bench: $(VENV)/.installed-test
 	HF_HUB_OFFLINE=1 $(PY) -m bench
