@@ -23,8 +23,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a("--out", required=True, metavar="DIR", help="the model folder to write (DDPMPipeline layout)")
     a("--preset", default="small", choices=PRESET_NAMES, help="model size (default: small)")
     a("--resolution", type=int, metavar="PX", help="training size in pixels (default: the preset's)")
-    a("--epochs", type=int, default=100, help="passes over the data (default: 100)")
-    a("--max-steps", type=int, metavar="N", help="stop after N optimiser steps (also sets the LR schedule length)")
+    a("--epochs", type=int, metavar="N",
+      help="passes over the data (default: 100, or as many as --max-steps takes when only that is given)")
+    a("--max-steps", type=int, metavar="N",
+      help="the step budget: stop after N optimiser steps; the LR schedule decays over exactly these steps")
     a("--time-limit", type=float, metavar="MIN",
       help="stop cleanly (checkpoint + export) after this many minutes of this session")
     a("--batch", type=int, default=32, help="images per step per process (default: 32)")
@@ -32,6 +34,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a("--lr-schedule", default="cosine", choices=("cosine", "constant_with_warmup", "linear"),
       help="after the warm-up (default: cosine)")
     a("--warmup-steps", type=int, metavar="N", help="LR warm-up steps (default: 3%% of the run, at most 250)")
+    a("--prediction", default="v", choices=("v", "epsilon"),
+      help="what the UNet predicts: v (v-prediction, default) or epsilon (the noise, the old recipe)")
+    a("--zero-snr", action=argparse.BooleanOptionalAction, default=True,
+      help="zero-terminal-SNR betas with trailing timesteps (default: on; needs --prediction v)")
+    a("--min-snr", type=float, default=5.0, metavar="GAMMA",
+      help="min-SNR-gamma loss weighting (default: 5; 0 turns it off)")
+    a("--mean-colour-weight", type=float, default=4.0, metavar="W",
+      help="weight of the loss on each image's mean colour (default: 4; 0 turns it off)")
+    a("--norm-groups", type=int, metavar="N", help="GroupNorm groups of the UNet (default: the preset's)")
     a("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default: 0)")
     a("--ema-max-decay", type=float, default=0.9999, help="EMA decay ceiling (default: 0.9999)")
     a("--ema-power", type=float, default=0.75, help="EMA warm-up power: decay = 1 - (1 + step)^-power")

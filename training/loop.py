@@ -26,12 +26,14 @@ from training import checkpoint
 from training.batches import WEIGHTS, Batches, derive_seed
 from training.data import load_images
 from training.export import export
+from training.objective import Objective
 from training.preview import preview_grid
 from training.presets import check_resolution, get_preset, make_unet
 
 log = logging.getLogger(__name__)
 
 LOG_FILE = "train_log.jsonl"
+DEFAULT_EPOCHS = 100
 
 
 def warmup_steps(total_steps: int) -> int:
@@ -119,9 +121,8 @@ class StopFlag:
 
 def train(args) -> int:
     import torch
-    import torch.nn.functional as F
     from accelerate import Accelerator
-    from diffusers import DDPMScheduler, UNet2DModel
+    from diffusers import UNet2DModel
     from diffusers.optimization import get_scheduler
     from diffusers.training_utils import EMAModel
     from tqdm.auto import tqdm
@@ -137,6 +138,8 @@ def train(args) -> int:
         if value is not None and value <= 0:
             raise UserError(f"--{name.replace('_', '-')}: expected a number above 0, found {value}")
     out = Path(args.out)
+    objective = Objective(prediction=args.prediction, zero_snr=args.zero_snr, min_snr_gamma=args.min_snr,
+                          mean_colour_weight=args.mean_colour_weight)
 
     accelerator = Accelerator(mixed_precision=mixed_precision())
     device, main = accelerator.device, accelerator.is_main_process
@@ -153,10 +156,10 @@ def train(args) -> int:
     stored = images.pixels.to(device)
 
     torch.manual_seed(derive_seed(args.seed, WEIGHTS))  # the initial weights
-    unet = make_unet(args.preset, resolution).to(device, memory_format=torch.channels_last)
+    unet = make_unet(args.preset, resolution, norm_groups=args.norm_groups).to(device, memory_format=torch.channels_last)
     if args.gradient_checkpointing:  # recompute activations in the backward pass: less memory, ~30% more time
         unet.enable_gradient_checkpointing()
-    noise_scheduler = DDPMScheduler(num_train_timesteps=1000)
+    noise_scheduler = objective.noise_scheduler()
     cuda = device.type == "cuda"
     optimizer = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=args.weight_decay,
                                   fused=cuda, foreach=not cuda)
@@ -165,9 +168,12 @@ def train(args) -> int:
                       rank=accelerator.process_index, seed=args.seed,
                       timesteps=noise_scheduler.config.num_train_timesteps, flip=not args.no_flip)
     global_batch, steps_per_epoch = batches.global_batch, batches.steps_per_epoch
-    total_steps = args.epochs * steps_per_epoch
-    if args.max_steps:
-        total_steps = min(total_steps, args.max_steps)
+    if args.max_steps and args.epochs is None:
+        total_steps = args.max_steps
+    else:
+        total_steps = (args.epochs or DEFAULT_EPOCHS) * steps_per_epoch
+        if args.max_steps:
+            total_steps = min(total_steps, args.max_steps)
     warmup = args.warmup_steps if args.warmup_steps is not None else warmup_steps(total_steps)
     # Stepped once per optimiser step by us (not by accelerate, which would step it once per process).
     lr_scheduler = get_scheduler(args.lr_schedule, optimizer, num_warmup_steps=warmup,
@@ -218,7 +224,8 @@ def train(args) -> int:
                 "hardware": hardware(device),
                 "img_per_s": (step - session_step) * global_batch / max(elapsed, 1e-9),
                 "peak_mem_bytes": peak, "peak_mem_kind": kind, "seed": args.seed,
-                "preview_steps": args.preview_steps, "command": command}
+                "preview_steps": args.preview_steps, "command": command, "norm_groups": ema_unet.config.norm_num_groups,
+                **objective.describe()}
 
     def preview():
         """Sample a grid from the EMA weights (main process only), saved under previews/."""
@@ -266,7 +273,7 @@ def train(args) -> int:
                 t1 = time.monotonic()
                 with accelerator.autocast():
                     prediction = unet(noisy, timesteps).sample
-                loss = F.mse_loss(prediction.float(), noise)
+                loss = objective.loss(noise_scheduler, prediction, clean, noise, timesteps)
                 accelerator.backward(loss)
                 accelerator.clip_grad_norm_(unet.parameters(), 1.0)
                 optimizer.step()

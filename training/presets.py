@@ -15,6 +15,9 @@ class Preset:
     up_block_types: tuple[str, ...]
     resolution: int  # the default training size
     summary: str
+    # GroupNorm groups. 32 groups on 32 channels normalise each channel on its own (instance norm), which
+    # erases the per-image mean colour the model must read from its input; 8 keep it (issue 13).
+    norm_num_groups: int = 32
 
     @property
     def downsample_factor(self) -> int:
@@ -51,12 +54,23 @@ def check_resolution(preset_name: str, resolution: int) -> None:
                         f"(e.g. {examples}), found {resolution}")
 
 
-def make_unet(preset_name: str, resolution: int):
-    """A fresh, randomly initialised UNet2DModel of the preset at `resolution` px."""
+def check_norm_groups(preset_name: str, groups: int) -> None:
+    channels = get_preset(preset_name).block_out_channels
+    if groups <= 0 or any(c % groups for c in channels):
+        raise UserError(f"--norm-groups: the {preset_name} preset's channels {', '.join(map(str, channels))} "
+                        f"must all divide by it (e.g. 8), found {groups}")
+
+
+def make_unet(preset_name: str, resolution: int, *, channels: int = 3, norm_groups: int | None = None):
+    """A fresh, randomly initialised UNet2DModel of the preset at `resolution` px with `channels` in and out
+    (3 for RGB, 4 for RGB + the animal's mask); `norm_groups` overrides the preset's GroupNorm groups."""
     from diffusers import UNet2DModel
 
     check_resolution(preset_name, resolution)
     p = get_preset(preset_name)
-    return UNet2DModel(sample_size=resolution, in_channels=3, out_channels=3,
+    groups = norm_groups or p.norm_num_groups
+    check_norm_groups(preset_name, groups)
+    return UNet2DModel(sample_size=resolution, in_channels=channels, out_channels=channels,
                        layers_per_block=p.layers_per_block, block_out_channels=p.block_out_channels,
-                       down_block_types=p.down_block_types, up_block_types=p.up_block_types)
+                       down_block_types=p.down_block_types, up_block_types=p.up_block_types,
+                       norm_num_groups=groups)
