@@ -28,7 +28,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-install: $(VENV)/.installed
+install: system-demo $(VENV)/.installed
 
 # The main job: a live show on the bundled model and the embedded synth (headless + demo.mp4 without a
 # display). More options through ARGS, e.g. make demo ARGS="--duration 60 --config my.toml".

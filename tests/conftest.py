@@ -1,7 +1,7 @@
 """Shared test set-up: no network, no sound card, tiny real models.
 
 Tests that need a JACK server or an X display are marked `jack` / `display` and skip with a reason when
-none runs here; CI (.ci/run) always starts both.
+none runs here; `make test` (and so CI) starts both.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def jack_running() -> bool:
 
 def pytest_collection_modifyitems(config, items):
     no_jack = None if jack_running() else pytest.mark.skip(
-        reason="no JACK server runs (start `jackd -d dummy -r 48000 -p 512`; CI does)")
+        reason="no JACK server runs (`make test` starts one on the dummy driver)")
     no_display = None if os.environ.get("DISPLAY") else pytest.mark.skip(
-        reason="no X display (run under `xvfb-run -a`; CI does)")
+        reason="no X display (`make test` runs under Xvfb)")
     for item in items:
         if no_jack and "jack" in item.keywords:
             item.add_marker(no_jack)
