@@ -6,7 +6,7 @@ data order; then 100 postcards of each are scored against the photos: colour dis
 (training/colour.py), SWD and near-copies (training/evaluate.py), with 20-step DPM-Solver++ and 25-step
 DDPM (what the scenes use). A grid of each row's first 16 postcards goes beside its model.
 
-    nice -n 19 .venv/bin/python -m bench.recipes                  # 6 rows x 6 min at 32 px, 2 at once
+    nice -n 19 .venv/bin/python -m bench.recipes                  # 8 rows x 6 min at 32 px, 2 at once
     .venv/bin/python -m bench.recipes --minutes 1 --rows baseline,v-zsnr   # a quick look
     .venv/bin/python -m bench.recipes --evaluate-only             # score the models already trained
 """
@@ -39,6 +39,10 @@ ROWS = {
     "v-zsnr-meancolour-minsnr": ("+ min-SNR-5 weighting", (*V, "--mean-colour-weight", "4", "--min-snr", "5")),
     "v-zsnr-meancolour-minsnr-groups8": ("+ 8 GroupNorm groups",
                                          (*V, "--mean-colour-weight", "4", "--min-snr", "5", "--norm-groups", "8")),
+    # Which of the remedies matter on their own, given 8 groups:
+    "v-zsnr-groups8": ("v + zero-SNR + 8 groups, no mean-colour term, no min-SNR", (*V, "--norm-groups", "8")),
+    "v-zsnr-meancolour-groups8": ("v + zero-SNR + mean-colour + 8 groups, no min-SNR",
+                                  (*V, "--mean-colour-weight", "4", "--norm-groups", "8")),
 }
 
 
@@ -71,8 +75,6 @@ def train_all(names: list[str], args) -> None:
 
 
 def evaluate_row(name: str, photos, args) -> dict:
-    import numpy as np
-
     from engine.postcards.generate import generate, make_grid
     from engine.postcards.store import load_model
     from training import colour
@@ -94,7 +96,7 @@ def evaluate_row(name: str, photos, args) -> dict:
             "swd_x1e3": round(report["swd_x1e3"]["model_vs_photos"]["mean"], 1),
             "swd_yardstick_x1e3": round(report["swd_x1e3"]["photos_vs_photos"]["mean"], 1),
             "near_copies": len(report["memorization"]["near_copies"]), "postcards": len(postcards),
-            "mean_colour_spread": float(np.std(colour.statistics(postcards)[:, :3], axis=0).mean()),
+            "mean_colour_spread": mean_colour_spread(postcards),
         }
     return row
 
@@ -104,15 +106,26 @@ def last_lr(folder: Path) -> float:
     return json.loads(lines[-1])["lr"]
 
 
-def table(rows: list[dict]) -> str:
-    lines = ["| row | recipe | steps | LR at end | sampler | colour distance x1e3 (photos) | cast rate (photos) "
-             "| SWD x1e3 (photos) | near-copies |", "|---|---|---|---|---|---|---|---|---|"]
+def mean_colour_spread(images) -> float:
+    """How much the images' mean colours differ from each other (std of mean R, G, B, averaged): one average
+    brown for every postcard scores near 0."""
+    import numpy as np
+
+    from training import colour
+
+    return round(float(np.std(colour.statistics(images)[:, :3], axis=0).mean()), 4)
+
+
+def table(rows: list[dict], photos_spread: float) -> str:
+    lines = [f"| row | recipe | steps | LR at end | sampler | colour distance x1e3 (photos) | cast rate (photos) "
+             f"| SWD x1e3 (photos) | near-copies | mean-colour spread (photos {photos_spread:.3f}) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         for sampler, m in row["samplers"].items():
             lines.append(f"| {row['row']} | {row['recipe']} | {row['steps']} | {row['lr_at_end']:.1e} | {sampler} | "
                          f"{m['colour_x1e3']:.2f} ({m['colour_yardstick_x1e3']:.2f}) | {m['cast_rate']:.0%} "
                          f"({m['cast_yardstick']:.0%}) | {m['swd_x1e3']:.0f} ({m['swd_yardstick_x1e3']:.0f}) | "
-                         f"{m['near_copies']} of {m['postcards']} |")
+                         f"{m['near_copies']} of {m['postcards']} | {m['mean_colour_spread']:.3f} |")
     return "\n".join(lines)
 
 
@@ -151,9 +164,10 @@ def main(argv=None) -> int:
         print(json.dumps(rows[-1]), flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"command": " ".join(sys.argv), "minutes": args.minutes,
-                                   "max_steps": args.max_steps, "resolution": args.resolution, "rows": rows},
+                                   "max_steps": args.max_steps, "resolution": args.resolution,
+                                   "photos_mean_colour_spread": mean_colour_spread(photos), "rows": rows},
                                   indent=2))
-    print(table(rows))
+    print(table(rows, mean_colour_spread(photos)))
     return 0
 
 
