@@ -1,7 +1,10 @@
-"""Training images: decoded and resized ONCE into a uint8 tensor, then augmented per batch on the device.
+"""Training images: every photo decoded ONCE and kept at its own size; crops and flips made per batch on the device.
 
-The tutorial this replaces decoded every JPEG every epoch; a few hundred photos at 128 px fit in ~25 MB, so
-we keep them all in memory (on the GPU when there is one) and only crop and flip per batch.
+The tutorial this replaces decoded every JPEG every epoch. A few hundred photos with a short side of 512 px
+fit in ~220 MB (uint8), so we keep them all in memory, each at its own aspect ratio, and cut random crops at
+several scales from them per batch: 203 photos give many distinct views. With `masks`, each photo carries
+the mask of its hidden animal as a fourth channel (255 = animal), cropped and flipped with it, and crops are
+drawn so that they mostly keep the animal in the frame.
 """
 
 from __future__ import annotations
@@ -9,89 +12,265 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import UserError
+from training.masks import MaskReport, find_mask, normalise, read_mask
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
-# Stored squares are this much larger than the training size, so random crops have room to move.
+# Centre squares (ImageSet.pixels) are this much larger than the training size, so augment() has room to move.
 MARGIN = 1.125
-
-
-@dataclass
-class ImageSet:
-    pixels: "object"  # torch.uint8 tensor (N, 3, S, S), S = stored_size(resolution)
-    source: str
-    skipped: list[str] = field(default_factory=list)  # "path: why" for each unreadable file
-
-    def __len__(self) -> int:
-        return int(self.pixels.shape[0])
+MIN_SCALE = 0.4  # a crop's side is drawn between this share of its photo's short side and all of it
+TRIES = 8  # crop candidates drawn per crop; the first keeping half the animal wins (1: no preference)
+KEEP = 0.5  # the share of the animal a crop should keep
+CELL = 8  # pixels per cell of the coarse animal map that scores candidates
 
 
 def stored_size(resolution: int) -> int:
     return int(round(resolution * MARGIN))
 
 
-def square(image, size: int) -> np.ndarray:
-    """RGB, short side scaled to `size`, centre-cropped to size x size, as uint8 (3, size, size)."""
+def default_short_side(resolution: int) -> int:
+    """Photos are kept with their short side at most this: room for crops at 40 % that are still sharp."""
+    return max(4 * resolution, 512)
+
+
+@dataclass
+class ImageSet:
+    photos: list  # torch.uint8 (C, H, W) per photo at its own size, short side <= the cap; C = 4 with masks
+    pixels: "object"  # torch.uint8 (N, C, S, S): the photos' centre squares, S = stored_size(resolution)
+    source: str
+    skipped: list[str] = field(default_factory=list)  # "path: why" for each photo left out
+    names: list[str] = field(default_factory=list)  # each photo's path inside the data folder
+    masks: MaskReport | None = None  # how the masks were read, when there are masks
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    @property
+    def device(self):
+        return self.pixels.device
+
+    @property
+    def channels(self) -> int:
+        return int(self.pixels.shape[1])
+
+    def to(self, device) -> "ImageSet":
+        return replace(self, photos=[p.to(device) for p in self.photos], pixels=self.pixels.to(device))
+
+    def crop_boxes(self, indices, generator, tries: int = TRIES):
+        """Where crops of the photos at `indices` lie: (top, left, side) each (n,) int64, mirrored (n,) bool,
+        and the share of each photo's animal inside its crop (1 where there is no mask or no animal).
+
+        A fixed number of numbers is drawn from `generator` whatever the photos are, so the draws of later
+        steps never depend on earlier ones (a resumed run sees the same crops)."""
+        import torch
+
+        index = torch.as_tensor(indices).cpu().long()
+        n = len(index)
+        draws = torch.rand((n, tries, 3), generator=generator, dtype=torch.float64)
+        mirrored = torch.rand(n, generator=generator) < 0.5
+        height, width = self._sizes()[index].unbind(1)
+        short = torch.minimum(height, width)[:, None]
+        side = (short * (MIN_SCALE + (1 - MIN_SCALE) * draws[..., 0])).floor().clamp(min=1)
+        top = (draws[..., 1] * (height[:, None] - side + 1)).floor()
+        left = (draws[..., 2] * (width[:, None] - side + 1)).floor()
+        kept = self._animal_kept(index, top, left, side)
+        good = kept >= KEEP
+        choice = torch.where(good.any(1), good.int().argmax(1), kept.argmax(1))[:, None]
+        pick = lambda t: t.gather(1, choice)[:, 0]  # noqa: E731
+        return pick(top).long(), pick(left).long(), pick(side).long(), mirrored, pick(kept)
+
+    def crops(self, indices, size: int, generator, flip: bool = True, tries: int = TRIES):
+        """Random square crops (side 40-100 % of the short side) of the photos at `indices`, resized to `size`
+        (antialiased), mirrored at random when `flip`: uint8 (n, C, size, size) on this set's device.
+        All randomness comes from `generator` (a CPU generator)."""
+        import torch
+
+        top, left, side, mirrored, _ = self.crop_boxes(indices, generator, tries)
+        out = torch.empty((len(top), self.channels, size, size), dtype=torch.uint8, device=self.device)
+        for i, (photo, y, x, s) in enumerate(zip(self._pick(indices), top.tolist(), left.tolist(), side.tolist())):
+            out[i] = resize(photo[None, :, y:y + s, x:x + s], size)[0]  # crops differ in size: one call each
+        if flip:
+            mirrored = mirrored.to(self.device)[:, None, None, None]
+            out = torch.where(mirrored, out.flip(-1), out)
+        return out
+
+    def _pick(self, indices):
+        import torch
+
+        return [self.photos[i] for i in torch.as_tensor(indices).tolist()]
+
+    def _sizes(self):
+        import torch
+
+        if getattr(self, "_size_table", None) is None:
+            self._size_table = torch.tensor([p.shape[1:] for p in self.photos], dtype=torch.float64)
+        return self._size_table
+
+    def _animal_kept(self, index, top, left, side):
+        """The share of each photo's animal inside each candidate box, from summed-area tables of a coarse
+        animal map (cells of CELL px; box edges rounded to cells)."""
+        import torch
+
+        if self.channels < 4:
+            return torch.ones_like(side)
+        tables, totals = self._animal_tables()
+        tables, totals = tables[index], totals[index]
+        y0, x0 = (top / CELL).round().long(), (left / CELL).round().long()
+        y1, x1 = ((top + side) / CELL).round().long(), ((left + side) / CELL).round().long()
+        at = lambda y, x: tables[torch.arange(len(index))[:, None], y, x]  # noqa: E731
+        inside = at(y1, x1) - at(y0, x1) - at(y1, x0) + at(y0, x0)
+        return torch.where(totals[:, None] > 0, inside / totals[:, None].clamp(min=1e-9), torch.ones_like(inside))
+
+    def _animal_tables(self):
+        import torch
+        import torch.nn.functional as F
+
+        if getattr(self, "_tables", None) is None:
+            cells = []
+            for photo in self.photos:
+                mask = photo[3].cpu().double()[None, None] / 255
+                h, w = mask.shape[-2:]
+                mask = F.pad(mask, (0, -w % CELL, 0, -h % CELL))
+                cells.append(F.avg_pool2d(mask, CELL, divisor_override=1)[0, 0])
+            rows, cols = max(c.shape[0] for c in cells), max(c.shape[1] for c in cells)
+            tables = torch.zeros((len(cells), rows + 1, cols + 1), dtype=torch.float64)
+            for table, c in zip(tables, cells):
+                table[1:c.shape[0] + 1, 1:c.shape[1] + 1] = c.cumsum(0).cumsum(1)
+                table[c.shape[0] + 1:, :] = table[c.shape[0]]  # past the photo: the sums at its edge
+                table[:, c.shape[1] + 1:] = table[:, c.shape[1]:c.shape[1] + 1]
+            self._tables = (tables, torch.stack([c.sum() for c in cells]))
+        return self._tables
+
+
+def resize(images, size: int):
+    """uint8 (n, C, h, w) -> uint8 (n, C, size, size), antialiased bilinear. On the CPU torch resizes uint8
+    directly (a fast SIMD path when the channels are the last dimension in memory, as the photos are);
+    elsewhere through float."""
+    import torch
+    import torch.nn.functional as F
+
+    if images.device.type == "cpu":
+        return F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    scaled = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return scaled.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _rgb(image):
+    """Any PIL image as upright RGB; transparent parts on white (what a viewer shows), not on whatever colour
+    hides under alpha 0."""
     from PIL import Image, ImageOps
 
     image = ImageOps.exif_transpose(image)
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        # Transparent parts go on white (what a viewer shows), not on whatever colour hides under alpha 0.
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    image = image.convert("RGB")
-    image = ImageOps.fit(image, (size, size), method=Image.Resampling.LANCZOS)
-    return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+    return image.convert("RGB")
 
 
-def _decode(path: Path, size: int) -> np.ndarray:
+def _capped(size: tuple[int, int], short_side: int) -> tuple[int, int]:
+    scale = min(1.0, short_side / min(size))
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def _shrink(image, short_side: int):
+    from PIL import Image
+
+    target = _capped(image.size, short_side)
+    return image if image.size == target else image.resize(target, Image.Resampling.LANCZOS)
+
+
+def _decode(path: Path, short_side: int):
+    """The photo as upright RGB with its short side at most `short_side`, and its full upright size."""
     from PIL import Image
 
     with Image.open(path) as image:
-        image.draft("RGB", (size, size))  # JPEG: let libjpeg scale down while decoding (much faster)
+        upright = image.size[::-1] if image.getexif().get(0x0112) in (5, 6, 7, 8) else image.size
+        image.draft("RGB", _capped(image.size, short_side))  # JPEG: let libjpeg scale down while decoding
         image.load()
-        return square(image, size)
+        return _shrink(_rgb(image), short_side), upright
+
+
+def _tensors(photo, mask, resolution: int):
+    """A decoded photo (PIL RGB) and its animal mask (bool at the photo's full size, or None) -> the photo as
+    uint8 (H, W, C) and its centre square (C, S, S). The mask is area-resized to the photo's size: its edges
+    become the share of animal in each pixel."""
+    from PIL import Image, ImageOps
+
+    channels = list(photo.split())
+    if mask is not None:
+        channels.append(Image.fromarray(mask.astype(np.uint8) * 255).resize(photo.size, Image.Resampling.BOX))
+    size = stored_size(resolution)
+    full = np.dstack([np.asarray(c) for c in channels])
+    methods = [Image.Resampling.LANCZOS] * 3 + [Image.Resampling.BOX]
+    square = np.stack([np.asarray(ImageOps.fit(c, (size, size), method=m)) for c, m in zip(channels, methods)])
+    return full, square
+
+
+def _image_set(arrays, source: str, skipped: list[str], names: list[str], report=None) -> ImageSet:
+    """(H, W, C) photos are kept as (C, H, W) views: channels last in memory, which the CPU resizes fastest."""
+    import torch
+
+    photos = [torch.from_numpy(full).permute(2, 0, 1) for full, _ in arrays]
+    return ImageSet(photos, torch.from_numpy(np.stack([s for _, s in arrays])), source, skipped, names, report)
 
 
 def find_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def load_folder(folder: Path, resolution: int, threads: int | None = None) -> ImageSet:
+def load_folder(folder: Path, resolution: int, threads: int | None = None, masks: str | None = None,
+                short_side: int | None = None) -> ImageSet:
     import torch
 
     paths = find_images(folder)
     if not paths:
         raise UserError(f"--data {folder}: expected image files ({', '.join(sorted(IMAGE_SUFFIXES))}, "
                         f"any case, nested folders are fine), found none")
-    size = stored_size(resolution)
+    mask_folder = Path(masks).expanduser() if masks else None
+    if mask_folder is not None and not mask_folder.is_dir():
+        raise UserError(f"--masks {masks}: expected a folder of masks (one per photo, same name), found none")
+    cap = short_side or default_short_side(resolution)
 
     def decode(path: Path):
+        mask_path = find_mask(mask_folder, path.relative_to(folder)) if mask_folder else None
+        if mask_folder and mask_path is None:
+            return None, f"{path}: no mask in {mask_folder}"
         try:
-            return _decode(path, size), None
+            photo, upright = _decode(path, cap)
         except Exception as e:  # PIL raises many kinds for a broken file; any of them means "skip it"
             return None, f"{path}: {type(e).__name__}: {e}"
+        return (photo, read_mask(mask_path, upright) if mask_path else None), None
 
     with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:  # PIL decodes without the GIL
         results = list(pool.map(decode, paths))
-    arrays = [a for a, _ in results if a is not None]
+    kept = [(path, r) for path, (r, _) in zip(paths, results) if r is not None]
     skipped = [why for _, why in results if why is not None]
     for why in skipped:
-        log.warning("skipped unreadable image %s", why)
-    if not arrays:
+        log.warning("skipped image %s", why)
+    if not kept:
         raise UserError(f"--data {folder}: expected readable images, found {len(paths)} files and none could "
-                        f"be decoded:\n  " + "\n  ".join(skipped[:20]))
-    return ImageSet(torch.from_numpy(np.stack(arrays)), str(folder), skipped)
+                        f"be decoded{' with a mask' if mask_folder else ''}:\n  " + "\n  ".join(skipped[:20]))
+    names = [str(path.relative_to(folder)) for path, _ in kept]
+    report = None
+    animals = [None] * len(kept)
+    if mask_folder:
+        by_name, report = normalise({name: mask for name, (_, (_, mask)) in zip(names, kept)}, str(mask_folder))
+        report.missing = [why.split(": no mask")[0] for why in skipped if ": no mask in " in why]
+        animals = [by_name[name] for name in names]
+        log.info("%s", report.summary())
+    with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
+        arrays = list(pool.map(lambda pair: _tensors(pair[0][1][0], pair[1], resolution), zip(kept, animals)))
+    return _image_set(arrays, str(folder), skipped, names, report)
 
 
-def load_hub_dataset(name: str, resolution: int) -> ImageSet:
+def load_hub_dataset(name: str, resolution: int, short_side: int | None = None) -> ImageSet:
     """A Hugging Face `datasets` name: its first image column, split 'train'."""
     import torch
 
@@ -111,44 +290,50 @@ def load_hub_dataset(name: str, resolution: int) -> ImageSet:
     if not columns:
         raise UserError(f"--data {name}: expected a dataset with an image column, found columns "
                         f"{list(dataset.features)}")
-    size = stored_size(resolution)
-    arrays, skipped = [], []
+    cap = short_side or default_short_side(resolution)
+    arrays, names, skipped = [], [], []
     for i, row in enumerate(dataset):
         try:
-            arrays.append(square(row[columns[0]], size))
+            arrays.append(_tensors(_shrink(_rgb(row[columns[0]]), cap), None, resolution))
+            names.append(f"{name}[{i}]")
         except Exception as e:
             skipped.append(f"{name}[{i}]: {type(e).__name__}: {e}")
     if not arrays:
         raise UserError(f"--data {name}: expected readable images, found none")
-    return ImageSet(torch.from_numpy(np.stack(arrays)), name, skipped)
+    return _image_set(arrays, name, skipped, names)
 
 
-def load_images(data: str, resolution: int, threads: int | None = None) -> ImageSet:
+def load_images(data: str, resolution: int, threads: int | None = None, masks: str | None = None,
+                short_side: int | None = None) -> ImageSet:
+    """The photos of `data` (a folder or a `datasets` name), with the animal masks of the folder `masks`."""
     path = Path(data).expanduser()
     if path.is_dir():
-        return load_folder(path, resolution, threads)
+        return load_folder(path, resolution, threads, masks, short_side)
     if path.exists():
         raise UserError(f"--data {data}: expected a folder of images or a `datasets` name, found a file")
-    return load_hub_dataset(data, resolution)
+    if masks:
+        raise UserError(f"--masks {masks}: masks need --data to be a folder of photos, found the dataset name {data}")
+    return load_hub_dataset(data, resolution, short_side)
 
 
 def augment(stored, indices, resolution: int, generator, flip: bool = True):
-    """Random crop to `resolution` and random horizontal flip, on whatever device `stored` lives.
+    """Random crop to `resolution` and random horizontal flip of the centre squares, on whatever device
+    `stored` lives (ImageSet.crops() replaces this: crops at several scales of the whole photos).
 
-    Returns float images in [-1, 1], (B, 3, resolution, resolution). All randomness comes from `generator`
+    Returns float images in [-1, 1], (B, C, resolution, resolution). All randomness comes from `generator`
     (a CPU generator), so a run is reproducible and resumable bit for bit.
     """
     import torch
 
     batch = stored[indices.to(stored.device)]
-    n, room = batch.shape[0], stored.shape[-1] - resolution
+    n, channels, room = batch.shape[0], batch.shape[1], stored.shape[-1] - resolution
     top = torch.randint(0, room + 1, (n,), generator=generator).to(stored.device)
     left = torch.randint(0, room + 1, (n,), generator=generator).to(stored.device)
     span = torch.arange(resolution, device=stored.device)
     rows = (top[:, None] + span)[:, None, :, None]  # (B, 1, R, 1)
     cols = (left[:, None] + span)[:, None, None, :]  # (B, 1, 1, R)
     batch = batch[torch.arange(n, device=stored.device)[:, None, None, None],
-                  torch.arange(3, device=stored.device)[None, :, None, None], rows, cols]
+                  torch.arange(channels, device=stored.device)[None, :, None, None], rows, cols]
     if flip:
         mirrored = torch.rand(n, generator=generator).to(stored.device) < 0.5
         batch = torch.where(mirrored[:, None, None, None], batch.flip(-1), batch)
