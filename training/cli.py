@@ -20,6 +20,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--data", required=True, metavar="DIR_OR_DATASET",
       help="a folder of images (jpg/jpeg/png/webp, nested folders fine) or a Hugging Face `datasets` name")
+    a("--masks", metavar="DIR", help="the photos' animal masks (same names; any polarity): the model also paints "
+      "the animal's mask as a fourth channel")
     a("--out", required=True, metavar="DIR", help="the model folder to write (DDPMPipeline layout)")
     a("--preset", default="small", choices=PRESET_NAMES, help="model size (default: small)")
     a("--resolution", type=int, metavar="PX", help="training size in pixels (default: the preset's)")
