@@ -187,14 +187,28 @@ def _shrink(image, short_side: int):
 
 
 def _decode(path: Path, short_side: int):
-    """The photo as upright RGB with its short side at most `short_side`, and its full upright size."""
+    """The photo as upright RGB with its short side at most `short_side`."""
     from PIL import Image
 
     with Image.open(path) as image:
-        upright = image.size[::-1] if image.getexif().get(0x0112) in (5, 6, 7, 8) else image.size
         image.draft("RGB", _capped(image.size, short_side))  # JPEG: let libjpeg scale down while decoding
         image.load()
-        return _shrink(_rgb(image), short_side), upright
+        return _shrink(_rgb(image), short_side)
+
+
+def _raw_mask(path: Path, name: str, mask_folder: Path):
+    """(the mask of the photo at `path`, `name` inside its folder, as read; None) or (None, why it is left out)."""
+    from PIL import Image
+
+    mask_path = find_mask(mask_folder, Path(name))
+    if mask_path is None:
+        return None, f"{path}: no mask in {mask_folder}"
+    try:
+        with Image.open(path) as image:  # the header only: the size the mask must have, upright
+            upright = image.size[::-1] if image.getexif().get(0x0112) in (5, 6, 7, 8) else image.size
+    except Exception as e:
+        return None, f"{path}: {type(e).__name__}: {e}"
+    return read_mask(mask_path, upright), None
 
 
 def _tensors(photo, mask, resolution: int):
@@ -227,8 +241,6 @@ def find_images(folder: Path) -> list[Path]:
 
 def load_folder(folder: Path, resolution: int, threads: int | None = None, masks: str | None = None,
                 short_side: int | None = None) -> ImageSet:
-    import torch
-
     paths = find_images(folder)
     if not paths:
         raise UserError(f"--data {folder}: expected image files ({', '.join(sorted(IMAGE_SUFFIXES))}, "
@@ -237,43 +249,44 @@ def load_folder(folder: Path, resolution: int, threads: int | None = None, masks
     if mask_folder is not None and not mask_folder.is_dir():
         raise UserError(f"--masks {masks}: expected a folder of masks (one per photo, same name), found none")
     cap = short_side or default_short_side(resolution)
+    workers = threads or os.cpu_count() or 1  # PIL decodes without the GIL
+    names = {path: str(path.relative_to(folder)) for path in paths}
+    skipped: list[str] = []
+    animals: dict[Path, object] = dict.fromkeys(paths)  # the photos to decode, with their animal masks
+    report = None
+    if mask_folder:  # first the masks (small): the folder's polarity needs all of them
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            raw = dict(zip(paths, pool.map(lambda path: _raw_mask(path, names[path], mask_folder), paths)))
+        skipped = [why for _, why in raw.values() if why]
+        by_name, report = normalise({names[p]: mask for p, (mask, _) in raw.items() if mask is not None},
+                                    str(mask_folder))
+        animals = {path: by_name[names[path]] for path in paths if names[path] in by_name}
+        report.missing = [str(path) for path, (_, why) in raw.items() if why and ": no mask in " in why]
 
     def decode(path: Path):
-        mask_path = find_mask(mask_folder, path.relative_to(folder)) if mask_folder else None
-        if mask_folder and mask_path is None:
-            return None, f"{path}: no mask in {mask_folder}"
         try:
-            photo, upright = _decode(path, cap)
+            photo = _decode(path, cap)
         except Exception as e:  # PIL raises many kinds for a broken file; any of them means "skip it"
             return None, f"{path}: {type(e).__name__}: {e}"
-        return (photo, read_mask(mask_path, upright) if mask_path else None), None
+        return _tensors(photo, animals[path], resolution), None
 
-    with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:  # PIL decodes without the GIL
-        results = list(pool.map(decode, paths))
-    kept = [(path, r) for path, (r, _) in zip(paths, results) if r is not None]
-    skipped = [why for _, why in results if why is not None]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(decode, list(animals)))
+    skipped += [why for _, why in results if why]
     for why in skipped:
         log.warning("skipped image %s", why)
-    if not kept:
+    arrays = [r for r, _ in results if r is not None]
+    if not arrays:
         raise UserError(f"--data {folder}: expected readable images, found {len(paths)} files and none could "
                         f"be decoded{' with a mask' if mask_folder else ''}:\n  " + "\n  ".join(skipped[:20]))
-    names = [str(path.relative_to(folder)) for path, _ in kept]
-    report = None
-    animals = [None] * len(kept)
-    if mask_folder:
-        by_name, report = normalise({name: mask for name, (_, (_, mask)) in zip(names, kept)}, str(mask_folder))
-        report.missing = [why.split(": no mask")[0] for why in skipped if ": no mask in " in why]
-        animals = [by_name[name] for name in names]
+    if report:
         log.info("%s", report.summary())
-    with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
-        arrays = list(pool.map(lambda pair: _tensors(pair[0][1][0], pair[1], resolution), zip(kept, animals)))
-    return _image_set(arrays, str(folder), skipped, names, report)
+    kept = [names[path] for path, (r, _) in zip(animals, results) if r is not None]
+    return _image_set(arrays, str(folder), skipped, kept, report)
 
 
 def load_hub_dataset(name: str, resolution: int, short_side: int | None = None) -> ImageSet:
     """A Hugging Face `datasets` name: its first image column, split 'train'."""
-    import torch
-
     hint = f"pass a local folder of images instead, e.g. --data /path/to/photos"
     try:
         import datasets
