@@ -40,8 +40,9 @@ demo: system-demo $(VENV)/.installed
 test: system-test $(VENV)/.installed-test
 	HF_HUB_OFFLINE=1 tools/with-jack-and-x $(PY) -m pytest -q -rs $(ARGS)
 
-bench: $(VENV)/.installed-test
-	HF_HUB_OFFLINE=1 $(PY) -m bench
+# The benchmarks behind docs/benchmarks.md, on the same JACK dummy server and virtual display as the tests.
+bench: system-test $(VENV)/.installed-test
+	HF_HUB_OFFLINE=1 tools/with-jack-and-x $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
