@@ -114,7 +114,7 @@ class WebFace:
 
     def _encode(self, frame) -> bytes:
         height, width, _ = frame.shape
-        image = Image.frombuffer("RGB", (width, height), frame, "raw", "BGRX", 0, 1)
+        image = Image.frombuffer("RGB", (width, height), frame, "raw", self.handoff.order, 0, 1)
         target = min(self.settings.picture_width, width)
         if target != width:
             image = image.resize((target, max(1, round(height * target / width))), Image.BILINEAR,

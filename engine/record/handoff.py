@@ -21,12 +21,16 @@ class Handoff:
         self._ready: tuple[np.ndarray, float] | None = None
         self._cond = threading.Condition()
         self.closed = False
+        self.order = "BGRX"  # the bytes of a pixel as the latest surface holds them (or RGBX)
 
     def offer(self, surface, now: float) -> bool:
         """Copy a 32-bit surface's pixels (as memory holds them: B, G, R, X) for the consumer; False when
         dropped. Frame loop only."""
         width, height = surface.get_size()
         shape = (height, width, 4)
+        if surface.get_bytesize() != 4:
+            raise ValueError(f"expected a 32-bit surface, found {surface.get_bitsize()}-bit")
+        self.order = "RGBX" if surface.get_masks()[0] == 0xFF else "BGRX"
         self.stats["offered"] += 1
         with self._cond:
             if shape != self._shape:  # a new size: fresh slots
@@ -48,7 +52,7 @@ class Handoff:
         return True
 
     def take(self, timeout: float) -> tuple[np.ndarray, float] | None:
-        """The newest frame (height, width, 4 BGRX) and its show time, or None after `timeout`/close.
+        """The newest frame (height, width, 4 bytes in `order`) and its show time, or None after `timeout`/close.
         Hand the array back with `release` when done with it."""
         with self._cond:
             if self._ready is None and not self.closed:

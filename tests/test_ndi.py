@@ -1,0 +1,52 @@
+"""NDI out with a real NDI receiver (cyndilib's), sender and receiver in a private network namespace that only
+has loopback: frames arrive at the canvas's size and frame rate with the colours drawn, the mix arrives at the
+show's rate in stereo, and the sender never held a frame back."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("cyndilib", reason="the `ndi` extra is not installed (pip install '.[ndi]')")
+
+HERE = Path(__file__).resolve().parent
+
+
+def namespace_allowed() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_real_receiver_takes_the_canvas_and_the_mix(tmp_path):
+    if not namespace_allowed():
+        pytest.skip("`unshare -n` is not permitted here (needs root or user namespaces): no private network "
+                    "to test NDI in")
+    config_dir = tmp_path / ".ndi"
+    config_dir.mkdir()
+    (config_dir / "ndi-config.v1.json").write_text('{"ndi": {"networks": {"ips": "127.0.0.1"}}}')
+    env = {**os.environ, "HOME": str(tmp_path), "NDI_CONFIG_DIR": str(config_dir),
+           "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+    script = f"ip link set lo up && exec {sys.executable} {HERE / 'ndi_loopback.py'}"
+    done = subprocess.run(["unshare", "-n", "sh", "-c", script], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert any("Postcards loopback" in name for name in result["sources"])
+    assert result["frames"] >= 20, result
+    assert {tuple(size) for size in result["sizes"]} == {(320, 180)}
+    assert {tuple(rate) for rate in result["rates"]} == {(30, 1)}
+    # The colour drawn (R changes each frame, G 90, B 200) survives NDI's lossy codec within a few steps.
+    assert all(abs(g - 90) <= 8 and abs(b - 200) <= 16 for _, g, b in result["colours"]), result["colours"]
+    assert len({r for r, _, _ in result["colours"]}) > 5  # new frames, not one frame repeated
+    assert result["audio_frames"] >= 20 and set(result["audio_rates"]) == {48000}
+    assert set(result["audio_channels"]) == {2}
+    assert abs(result["peak"] - 0.5) < 0.05  # the 0.5 tone, as sent
+    assert result["stats"]["errors"] == 0 and result["stats"]["audio_dropped"] == 0
