@@ -11,9 +11,9 @@ TORCH_SPEC ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 'torch>=2.4'
 # System packages, installed when missing (apt-get; sudo when not root): PortAudio for the sound, and for
 # the tests JACK and Xvfb too. Elsewhere it stops with one line saying what to install.
 system-demo:
-	@tools/system-packages demo
+	@PYTHON=$(PYTHON) VENV=$(VENV) tools/system-packages demo
 system-test:
-	@tools/system-packages test
+	@PYTHON=$(PYTHON) VENV=$(VENV) tools/system-packages test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
