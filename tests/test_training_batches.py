@@ -5,10 +5,14 @@ from __future__ import annotations
 import torch
 
 from training.batches import Batches
+from training.data import ImageSet
 
 
-def stored(n: int = 10):
-    return torch.randint(0, 256, (n, 3, 36, 36), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+def stored(n: int = 10, channels: int = 3):
+    """Photos of different sizes, as training.data keeps them (centre squares too, which Batches leaves alone)."""
+    g = torch.Generator().manual_seed(0)
+    photos = [torch.randint(0, 256, (channels, 40 + i, 56 - i), dtype=torch.uint8, generator=g) for i in range(n)]
+    return ImageSet(photos=photos, pixels=torch.zeros((n, channels, 36, 36), dtype=torch.uint8), source="test")
 
 
 def batches(images, **kw):
@@ -50,3 +54,9 @@ def test_clean_images_noise_and_timesteps_have_the_training_shapes():
     assert clean.shape == noise.shape == (4, 3, 32, 32)
     assert clean.is_contiguous(memory_format=torch.channels_last)
     assert timesteps.shape == (4,) and 0 <= timesteps.min() and timesteps.max() < 1000
+    assert -1 <= clean.min() and clean.max() <= 1
+
+
+def test_a_mask_channel_travels_with_its_photo():
+    clean, noise, _ = batches(stored(channels=4))(0)
+    assert clean.shape == noise.shape == (4, 4, 32, 32)

@@ -51,13 +51,18 @@ def test_loss_falls_and_the_export_loads_and_samples(tmp_path):
 
     data, out = make_images(tmp_path / "data"), tmp_path / "model"
     assert main(train_args(data, out, "--epochs", "25", "--lr", "1e-3", "--log-every", "5")) == 0
-    lines = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    lines = [line for line in logged if "loss" in line]
     assert lines[-1]["step"] == 50
     assert {"step", "epoch", "loss", "lr", "img_per_s", "peak_mem_bytes", "data_s", "train_s", "preview_s", "save_s"} <= set(lines[0])
     assert np.mean([l["loss"] for l in lines[-3:]]) < 0.5 * lines[0]["loss"]
+    previews = [line for line in logged if "preview" in line]  # the final preview, with its colour figures
+    assert previews[-1]["step"] == 50 and previews[-1]["colour_x1e3"] > 0 and 0 <= previews[-1]["cast_rate"] <= 1
 
     pipe = DDPMPipeline.from_pretrained(out)
-    assert pipe.scheduler.config.num_train_timesteps == 1000
+    config = pipe.scheduler.config  # the recipe travels with the model, for every sampler's from_config
+    assert config.num_train_timesteps == 1000 and config.prediction_type == "v_prediction"
+    assert config.rescale_betas_zero_snr and config.timestep_spacing == "trailing"
     images = pipe(batch_size=2, num_inference_steps=3, generator=torch.Generator().manual_seed(0),
                   output_type="np").images
     assert images.shape == (2, 32, 32, 3) and np.isfinite(images).all()

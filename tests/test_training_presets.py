@@ -47,6 +47,27 @@ def test_an_unknown_preset_is_named():
 
 
 def test_the_command_line_offers_exactly_the_presets():
-    from training.cli import PRESET_NAMES
+    import argparse
 
-    assert PRESET_NAMES == tuple(PRESETS)
+    from training.cli import configure
+
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    [preset] = [a for a in parser._actions if a.dest == "preset"]
+    assert tuple(preset.choices) == tuple(PRESETS)
+
+
+def test_a_mask_channel_and_the_norm_groups_shape_the_unet():
+    import torch
+
+    unet = make_unet("tiny", 32, channels=4, norm_groups=8)
+    assert unet.config.in_channels == unet.config.out_channels == 4 and unet.config.norm_num_groups == 8
+    with torch.no_grad():
+        assert unet(torch.zeros(1, 4, 32, 32), 10).sample.shape == (1, 4, 32, 32)
+    assert make_unet("tiny", 32).config.norm_num_groups == PRESETS["tiny"].norm_num_groups
+
+
+def test_norm_groups_that_do_not_divide_the_channels_are_refused():
+    with pytest.raises(UserError, match="--norm-groups: the small preset's channels 32, 64, 128, 128 must all "
+                                        "divide by it.*found 12"):
+        make_unet("small", 64, norm_groups=12)

@@ -1,7 +1,8 @@
 """What each training step sees: a pure function of (seed, step, process), so runs repeat and resume exactly.
 
-The image order of epoch e comes from a generator seeded with (seed, e); the crops, flips, noise and
-timesteps of step s on process r from (seed, s, r). Nothing draws from global RNG state.
+The image order of epoch e comes from a generator seeded with (seed, e); the crops (several scales of the
+whole photos, training/data.py), flips, noise and timesteps of step s on process r from (seed, s, r).
+Nothing draws from global RNG state.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from training.data import augment
 
 WEIGHTS, ORDER, STEP, GPU_NOISE = 0, 1, 2, 3  # streams, so the seeds of different uses never collide
 
@@ -21,19 +20,20 @@ def derive_seed(*parts: int) -> int:
 
 
 class Batches:
-    def __init__(self, stored, *, resolution: int, batch: int, processes: int, rank: int, seed: int,
+    def __init__(self, images, *, resolution: int, batch: int, processes: int, rank: int, seed: int,
                  timesteps: int, flip: bool = True):
-        self.stored, self.resolution, self.batch, self.rank, self.seed = stored, resolution, batch, rank, seed
+        """`images`: a training.data.ImageSet (its crops come out on its device)."""
+        self.images, self.resolution, self.batch, self.rank, self.seed = images, resolution, batch, rank, seed
         self.timesteps, self.flip = timesteps, flip
         self.global_batch = batch * processes
-        self.steps_per_epoch = math.ceil(len(stored) / self.global_batch)
+        self.steps_per_epoch = math.ceil(len(images) / self.global_batch)
         self._order, self._order_epoch = None, -1
 
     def epoch_order(self, epoch: int):
         """Image indices of an epoch, repeated to fill its last step when the set is not a whole number of batches."""
         import torch
 
-        n, length = len(self.stored), self.steps_per_epoch * self.global_batch
+        n, length = len(self.images), self.steps_per_epoch * self.global_batch
         order = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(self.seed, ORDER, epoch)))
         return order.repeat(math.ceil(length / n))[:length]
 
@@ -46,13 +46,13 @@ class Batches:
         return self._order[start:start + self.batch]
 
     def __call__(self, step: int):
-        """(clean images, noise, timesteps) for `step`, on the device of the stored images, channels_last."""
+        """(clean images in [-1, 1], noise, timesteps) for `step`, on the images' device, channels_last."""
         import torch
 
-        device = self.stored.device
+        device = self.images.device
         generator = torch.Generator().manual_seed(derive_seed(self.seed, STEP, step, self.rank))
-        clean = augment(self.stored, self.indices(step), self.resolution, generator, flip=self.flip)
-        clean = clean.contiguous(memory_format=torch.channels_last)
+        crops = self.images.crops(self.indices(step), self.resolution, generator, flip=self.flip)
+        clean = crops.float().div_(127.5).sub_(1.0).contiguous(memory_format=torch.channels_last)
         if device.type == "cpu":
             noise = torch.randn(clean.shape, generator=generator)
         else:  # drawn where it is used: no host work or copy per step

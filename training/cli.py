@@ -13,17 +13,22 @@ from __future__ import annotations
 
 import argparse
 
-PRESET_NAMES = ("tiny", "small", "base")  # training.presets.PRESETS, named here to keep --help light
+from training.objective import Objective
+from training.presets import PRESETS
+from training.settings import default
+
+OBJECTIVE = Objective()  # the recipe's defaults
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
+    d = default
     a("--data", required=True, metavar="DIR_OR_DATASET",
       help="a folder of images (jpg/jpeg/png/webp, nested folders fine) or a Hugging Face `datasets` name")
     a("--masks", metavar="DIR", help="the photos' animal masks (same names; any polarity): the model also paints "
       "the animal's mask as a fourth channel")
     a("--out", required=True, metavar="DIR", help="the model folder to write (DDPMPipeline layout)")
-    a("--preset", default="small", choices=PRESET_NAMES, help="model size (default: small)")
+    a("--preset", default=d("preset"), choices=tuple(PRESETS), help=f"model size (default: {d('preset')})")
     a("--resolution", type=int, metavar="PX", help="training size in pixels (default: the preset's)")
     a("--epochs", type=int, metavar="N",
       help="passes over the data (default: 100, or as many as --max-steps takes when only that is given)")
@@ -31,33 +36,43 @@ def configure(parser: argparse.ArgumentParser) -> None:
       help="the step budget: stop after N optimiser steps; the LR schedule decays over exactly these steps")
     a("--time-limit", type=float, metavar="MIN",
       help="stop cleanly (checkpoint + export) after this many minutes of this session")
-    a("--batch", type=int, default=32, help="images per step per process (default: 32)")
-    a("--lr", type=float, default=2e-4, help="peak learning rate (default: 2e-4)")
-    a("--lr-schedule", default="cosine", choices=("cosine", "constant_with_warmup", "linear"),
-      help="after the warm-up (default: cosine)")
+    a("--batch", type=int, default=d("batch"), help=f"images per step per process (default: {d('batch')})")
+    a("--lr", type=float, default=d("lr"), help=f"peak learning rate (default: {d('lr'):g})")
+    a("--lr-schedule", default=d("lr_schedule"), choices=("cosine", "constant_with_warmup", "linear"),
+      help=f"after the warm-up (default: {d('lr_schedule')})")
     a("--warmup-steps", type=int, metavar="N", help="LR warm-up steps (default: 3%% of the run, at most 250)")
-    a("--prediction", default="v", choices=("v", "epsilon"),
-      help="what the UNet predicts: v (v-prediction, default) or epsilon (the noise, the old recipe)")
-    a("--zero-snr", action=argparse.BooleanOptionalAction, default=True,
-      help="zero-terminal-SNR betas with trailing timesteps (default: on; needs --prediction v)")
-    a("--min-snr", type=float, default=5.0, metavar="GAMMA",
-      help="min-SNR-gamma loss weighting (default: 5; 0 turns it off)")
-    a("--mean-colour-weight", type=float, default=4.0, metavar="W",
-      help="weight of the loss on each image's mean colour (default: 4; 0 turns it off)")
+    a("--prediction", default=OBJECTIVE.prediction, choices=("v", "epsilon"),
+      help=f"what the UNet predicts: v (v-prediction) or epsilon (the noise; the old recipe) "
+           f"(default: {OBJECTIVE.prediction})")
+    a("--zero-snr", action=argparse.BooleanOptionalAction, default=OBJECTIVE.zero_snr,
+      help="zero-terminal-SNR betas with trailing timesteps (needs --prediction v)")
+    a("--min-snr", type=float, default=OBJECTIVE.min_snr_gamma, metavar="GAMMA",
+      help=f"min-SNR-gamma loss weighting; 0 turns it off (default: {OBJECTIVE.min_snr_gamma:g})")
+    a("--mean-colour-weight", type=float, default=OBJECTIVE.mean_colour_weight, metavar="W",
+      help=f"weight of the loss on each image's mean colour; 0 turns it off "
+           f"(default: {OBJECTIVE.mean_colour_weight:g})")
     a("--norm-groups", type=int, metavar="N", help="GroupNorm groups of the UNet (default: the preset's)")
-    a("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default: 0)")
-    a("--ema-max-decay", type=float, default=0.9999, help="EMA decay ceiling (default: 0.9999)")
-    a("--ema-power", type=float, default=0.75, help="EMA warm-up power: decay = 1 - (1 + step)^-power")
+    a("--weight-decay", type=float, default=d("weight_decay"), help=f"AdamW weight decay (default: {d('weight_decay'):g})")
+    a("--ema-max-decay", type=float, default=d("ema_max_decay"),
+      help=f"EMA decay ceiling (default: {d('ema_max_decay')})")
+    a("--ema-power", type=float, default=d("ema_power"),
+      help=f"EMA warm-up power: decay = 1 - (1 + step)^-power (default: {d('ema_power')})")
     a("--no-flip", action="store_true", help="no random horizontal flips")
-    a("--seed", type=int, default=0, help="decides data order, augmentation, noise and previews (default: 0)")
-    a("--checkpoint-every", type=int, default=500, metavar="STEPS", help="checkpoint period (default: 500)")
-    a("--keep-checkpoints", type=int, default=2, metavar="N", help="checkpoints kept (default: 2)")
-    a("--export-every", type=int, default=2000, metavar="STEPS",
-      help="export the EMA model to --out this often, and at the end (default: 2000)")
-    a("--preview-every", type=int, default=500, metavar="STEPS", help="preview grid period (default: 500)")
-    a("--preview-n", type=int, default=16, metavar="N", help="images in a preview grid (default: 16)")
-    a("--preview-steps", type=int, default=20, metavar="N", help="DPM-Solver++ steps for previews (default: 20)")
-    a("--log-every", type=int, default=10, metavar="STEPS", help="JSON log line period (default: 10)")
+    a("--seed", type=int, default=d("seed"), help="decides data order, augmentation, noise and previews (default: 0)")
+    a("--checkpoint-every", type=int, default=d("checkpoint_every"), metavar="STEPS",
+      help=f"checkpoint period (default: {d('checkpoint_every')})")
+    a("--keep-checkpoints", type=int, default=d("keep_checkpoints"), metavar="N",
+      help=f"checkpoints kept (default: {d('keep_checkpoints')})")
+    a("--export-every", type=int, default=d("export_every"), metavar="STEPS",
+      help=f"export the EMA model to --out this often, and at the end (default: {d('export_every')})")
+    a("--preview-every", type=int, default=d("preview_every"), metavar="STEPS",
+      help=f"preview grid period (default: {d('preview_every')})")
+    a("--preview-n", type=int, default=d("preview_n"), metavar="N",
+      help=f"images in a preview grid (default: {d('preview_n')})")
+    a("--preview-steps", type=int, default=d("preview_steps"), metavar="N",
+      help=f"DPM-Solver++ steps for previews (default: {d('preview_steps')})")
+    a("--log-every", type=int, default=d("log_every"), metavar="STEPS",
+      help=f"JSON log line period (default: {d('log_every')})")
     a("--threads", type=int, metavar="N", help="CPU threads for torch and decoding (default: all cores)")
     a("--gradient-checkpointing", action="store_true",
       help="recompute activations during the backward pass: much less memory for ~30%% more time per step")
@@ -71,11 +86,11 @@ def run(args: argparse.Namespace) -> int:
 
     from engine.errors import UserError
     from training.loop import train
+    from training.settings import Settings
 
-    if args.resume and args.overwrite:
-        raise UserError("--resume and --overwrite: expected one of them, found both")
+    settings = Settings.from_args(args)
     try:
-        return train(args)
+        return train(settings)
     except torch.OutOfMemoryError:
         raise UserError(out_of_memory(args, "GPU")) from None
     except RuntimeError as e:

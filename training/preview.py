@@ -6,13 +6,23 @@ from __future__ import annotations
 SCHEDULER = "dpmsolver++"
 
 
-def preview_grid(unet, train_scheduler_config, *, n: int, steps: int, seed: int):
-    """A near-square PIL grid of `n` samples from `unet`, with a sampler made from the training config."""
-    from PIL import Image
-
-    from engine.postcards.generate import make_grid
+def preview_postcards(unet, train_scheduler_config, *, n: int, steps: int, seed: int):
+    """`n` postcards (uint8, n x H x W x 3) from `unet`, with a sampler made from the training config."""
     from engine.postcards.sample import sample
     from engine.postcards.schedulers import make_scheduler
 
     scheduler = make_scheduler(SCHEDULER, train_scheduler_config)
-    return Image.fromarray(make_grid(sample(unet, scheduler, n=n, steps=steps, seed=seed)))
+    return sample(unet, scheduler, n=n, steps=steps, seed=seed)
+
+
+def to_grid(postcards):
+    """A near-square PIL grid of the postcards."""
+    from PIL import Image
+
+    from engine.postcards.generate import make_grid
+
+    return Image.fromarray(make_grid(postcards))
+
+
+def preview_grid(unet, train_scheduler_config, *, n: int, steps: int, seed: int):
+    return to_grid(preview_postcards(unet, train_scheduler_config, n=n, steps=steps, seed=seed))
