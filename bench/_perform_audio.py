@@ -48,7 +48,7 @@ def _audio_phase(audio, seconds: float, log_every: float = 10.0) -> dict:
     machine's 1-minute load average at the end (the machine is shared: say how busy it was)."""
     import numpy as np
 
-    from engine.audio.player import TIMINGS
+    from engine.mix.player import TIMINGS
 
     start = audio.stats
     seen, times, starts = start["callbacks"], [], []
@@ -93,10 +93,10 @@ def bench_audio(minutes: float = 3.0, idle_seconds: float = 30.0, gil_seconds: f
     import multiprocessing as mp
     from dataclasses import replace
 
-    from engine.audio import AudioEngine
-    from engine.config import load_config
-    from engine.scenes import load_scene, scene_path
-    from engine.workers.sampler import torch_threads
+    from engine.mix.engine import AudioEngine
+    from engine.settings.config import load_config
+    from engine.settings.scenes import load_scene, scene_path
+    from engine.postcards.maker import torch_threads
 
     config = load_config()
     config = replace(config, audio=replace(config.audio, samplerate=48000, blocksize=512,

@@ -41,10 +41,10 @@ from pythonosc.dispatcher import Dispatcher  # noqa: E402
 from pythonosc.osc_message_builder import build_msg  # noqa: E402
 from pythonosc.osc_server import ThreadingOSCUDPServer  # noqa: E402
 
-from engine.config import MidiMapping, load_config  # noqa: E402
+from engine.settings.config import MidiMapping, load_config  # noqa: E402
 from engine.control import start_controllers  # noqa: E402
-from engine.controls import Command  # noqa: E402
-from engine.show import Show  # noqa: E402
+from engine.show.controls import Command  # noqa: E402
+from engine.show.state import Show  # noqa: E402
 
 GRAY = 200  # the test postcard's level: a drawn pixel is GRAY * (1 - black)
 
@@ -83,11 +83,11 @@ class Probe:
 
 
 def frame_loop(show: Show, fps: int, stop: threading.Event, probe: Probe, drawn: dict, bad_pixels: list):
-    """engine.perform's live loop, shape for shape: update, draw, flip, pygame's Clock.tick(fps)."""
+    """engine.perform.performance's live loop, shape for shape: update, draw, flip, pygame's Clock.tick(fps)."""
     import pygame
 
-    from engine.render import Look, Renderer
-    from engine.workers.sampler import Postcard
+    from engine.picture.compositor import Look, Renderer
+    from engine.postcards.maker import Postcard
 
     pygame.display.init()
     target = pygame.display.set_mode((1280, 720))

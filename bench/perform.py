@@ -35,7 +35,7 @@ FPS = 60
 
 
 def parse(argv=None):
-    from engine.perform import parse_size
+    from engine.cli.args import parse_size
 
     parser = argparse.ArgumentParser(prog="python -m bench.perform", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,7 +69,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def bench_config(model: Path, scenes: Path):
-    from engine.config import load_config
+    from engine.settings.config import load_config
 
     config = load_config()
     dawn = (Path(config.path("scenes")) / "dawn.toml").read_text()
@@ -92,8 +92,9 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
     """Frame times at `size` with the sampler busy; the cold start to the first postcard; fds and memory."""
     import pygame
 
-    from engine.controls import Command
-    from engine.perform import Performance, open_files, rss_mib
+    from engine.show.controls import Command
+    from engine.perform.live import open_files, rss_mib
+    from engine.perform.performance import Performance
 
     if x11:
         os.environ["SDL_VIDEODRIVER"] = "x11"
@@ -177,7 +178,7 @@ def table(rows: list[dict]) -> str:
 
 def main(argv=None) -> None:
     from bench.sample import model_folder
-    from engine.config import load_config
+    from engine.settings.config import load_config
     from engine.postcards.store import describe_model, list_models
 
     args = parse(argv)

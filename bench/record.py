@@ -34,7 +34,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from engine.config import PROJECT_ROOT, load_config  # noqa: E402
+from engine.settings.config import PROJECT_ROOT, load_config  # noqa: E402
 
 SIZES = {"720p30": (1280, 720), "1080p30": (1920, 1080)}
 
@@ -63,7 +63,7 @@ def bench_scene(folder: Path, model: str | None) -> tuple[Path, str]:
 
 def offline(config, scenes: Path, folder: Path, seconds: float, repeats: int) -> list[dict]:
     """Each size and preset rendered `repeats` times, interleaved; the run of median speed is reported."""
-    from engine.record.offline import render_show
+    from engine.perform.offline import render_show
 
     runs: dict[tuple[str, str], list] = {}
     for _ in range(repeats):
@@ -84,7 +84,7 @@ def offline(config, scenes: Path, folder: Path, seconds: float, repeats: int) ->
 
 
 def live(config, scenes: Path, folder: Path, seconds: float, rounds: int) -> dict[str, dict]:
-    from engine.perform import Performance
+    from engine.perform.performance import Performance
     from engine.record import writer
 
     config = replace(config, display=replace(config.display, size=(1280, 720), headless=True),

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.config import PROJECT_ROOT
+from engine.settings.config import PROJECT_ROOT
 
 # The issue's four, then the two the shipped scenes use (25 steps: 40x fewer calls than ddpm-1000).
 RUNS = (("ddpm", 1000), ("ddim", 50), ("dpmsolver++", 20), ("unipc", 10), ("ddpm", 25), ("ddim", 25))
@@ -45,7 +45,7 @@ def parse(argv=None):
 
 def model_folder(args, scratch: Path) -> Path:
     """The model to measure: a random one of a preset saved like a trained one, or a folder from the store."""
-    from engine.config import load_config
+    from engine.settings.config import load_config
     from engine.postcards.store import resolve_model
 
     models = load_config().path("models")

@@ -18,8 +18,8 @@ import os
 import statistics
 import time
 
-from engine.scenes import LayerSettings
-from engine.sound.synth import DEFAULT_LAYERS, JungleBed
+from engine.settings.scenes import DEFAULT_LAYERS, LayerSettings
+from engine.sound.synth import JungleBed
 
 RATE = 48000
 

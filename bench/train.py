@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.config import PROJECT_ROOT
+from engine.settings.config import PROJECT_ROOT
 
 DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "camouflage" / "images"
 RESULTS = PROJECT_ROOT / "bench" / "results" / "train.json"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import time
+from typing import TYPE_CHECKING
 
-from engine.config import Config
+if TYPE_CHECKING:
+    from engine.settings.config import Config
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 

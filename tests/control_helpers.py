@@ -9,8 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from engine.config import Config, load_config
-from engine.show import Show
+from engine.settings.config import Config, load_config
+from engine.show.state import Show
 
 PROJECT = Path(__file__).resolve().parent.parent
 

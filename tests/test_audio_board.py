@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from engine.audio.board import Board
-from engine.audio.mixer import FADE, LEVEL, Mixer
-from engine.audio.offline import InlineHost
-from engine.controls import CommandError
-from engine.scenes import LayerSettings, Scene, SoundSettings
+from engine.mix.board import Board
+from engine.mix.mixer import FADE, LEVEL, Mixer
+from engine.mix.offline import InlineHost
+from engine.show.controls import CommandError
+from engine.settings.scenes import LayerSettings, Scene, SoundSettings
 
 RATE, BLOCK = 48000, 512
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.audio import AudioEngine
-from engine.config import Config
-from engine.scenes import LayerSettings, Scene, SoundSettings, load_scene
+from engine.mix.engine import AudioEngine
+from engine.settings.config import Config
+from engine.settings.scenes import LayerSettings, Scene, SoundSettings, load_scene
 
 pytestmark = pytest.mark.jack
 SCENES = Path(__file__).resolve().parent.parent / "scenes"
@@ -22,7 +22,7 @@ SCENES = Path(__file__).resolve().parent.parent / "scenes"
 def jack_config(**audio):
     import sounddevice as sd
 
-    from engine.audio.stream import find_output
+    from engine.mix.stream import find_output
 
     index = find_output("JACK")
     rate = int(sd.query_devices(index)["default_samplerate"])

@@ -6,7 +6,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from engine.audio.mixer import FADE, LEVEL_RAMP_S, LIMIT_KNEE, Mixer, soft_limit
+from engine.mix.mixer import FADE, LEVEL_RAMP_S, LIMIT_KNEE, Mixer, soft_limit
 
 RATE, BLOCK = 48000, 512
 
@@ -126,8 +126,8 @@ def test_process_allocates_no_block_sized_arrays():
 
 
 def test_two_mixers_over_one_shared_block_the_control_side_steers_the_audio_side():
-    from engine.audio.mixer import mixer_layout
-    from engine.audio.shared import SharedArrays
+    from engine.mix.mixer import mixer_layout
+    from engine.processes.shared import SharedArrays
 
     made = []
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.audio import OfflineAudio
-from engine.audio.mixer import LEVEL_RAMP_S
-from engine.audio.sources import voice_seed
-from engine.config import Config
-from engine.scenes import LayerSettings, Scene, SoundSettings, load_scene
+from engine.mix.offline import OfflineAudio
+from engine.mix.mixer import LEVEL_RAMP_S
+from engine.sound.sources import voice_seed
+from engine.settings.config import Config
+from engine.settings.scenes import LayerSettings, Scene, SoundSettings, load_scene
 from engine.sound.voices import make_voice
 
 RATE = 48000
@@ -85,7 +85,7 @@ def test_scene_change_crossfades_and_the_old_layers_leave():
 
 
 def test_mute_silences_and_bad_addresses_say_what_was_expected():
-    from engine.controls import CommandError
+    from engine.show.controls import CommandError
 
     audio = OfflineAudio(Config(), load_scene(SCENES / "rain.toml"), RATE, seed=5)
     audio.render(RATE)

@@ -10,14 +10,14 @@ from dataclasses import replace
 import numpy as np
 import sounddevice as sd
 
-from engine.audio import AudioEngine
-from engine.audio.mixer import Mixer
-from engine.audio.player import CALLBACKS, FRAME, TIMINGS, Player, player_layout
-from engine.audio.ring import EPOCH, Rings
-from engine.audio.shared import SharedArrays
-from engine.audio.tap import Taps
-from engine.config import AudioSettings, Config
-from engine.scenes import LayerSettings, Scene, SoundSettings
+from engine.mix.engine import AudioEngine
+from engine.mix.mixer import Mixer
+from engine.mix.player import CALLBACKS, FRAME, TIMINGS, Player, player_layout
+from engine.mix.ring import EPOCH, Rings
+from engine.processes.shared import SharedArrays
+from engine.mix.tap import Taps
+from engine.settings.config import AudioSettings, Config
+from engine.settings.scenes import LayerSettings, Scene, SoundSettings
 
 SETTINGS = AudioSettings(device="none", samplerate=48000, blocksize=256)
 SLOTS, TAP_BLOCKS, CAPACITY = 4, 8, 48000

@@ -4,7 +4,7 @@ import multiprocessing as mp
 
 import numpy as np
 
-from engine.audio.ring import EPOCH, READ, WRITTEN, RingFeed, Rings
+from engine.mix.ring import EPOCH, READ, WRITTEN, RingFeed, Rings
 
 
 def ramp(start, n):

@@ -4,7 +4,7 @@ import multiprocessing as mp
 
 import numpy as np
 
-from engine.audio.shared import ALIGN, SharedArrays
+from engine.processes.shared import ALIGN, SharedArrays
 
 LAYOUT = {"counts": ((3,), np.int64), "wave": ((5, 2), np.float32), "flag": ((1,), np.int8)}
 

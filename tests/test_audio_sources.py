@@ -4,8 +4,8 @@ import logging
 
 import numpy as np
 
-from engine.audio.sources import STAND_IN, VoiceFeed, open_source, sanitize, voice_seed
-from engine.scenes import LayerSettings
+from engine.sound.sources import STAND_IN, VoiceFeed, open_source, sanitize, voice_seed
+from engine.settings.scenes import LayerSettings
 from engine.sound.voices import VOICES
 
 
@@ -52,7 +52,7 @@ def test_voice_feed_renders_inline_and_skips_in_step():
 def test_a_stable_audio_layer_plays_the_stand_in_until_its_loop_is_ready_then_crossfades(tmp_path, caplog):
     from test_stable_audio import save_tiny_stable_audio
 
-    from engine.audio.sources import SWITCH_SECONDS, LoopWhenReady
+    from engine.sound.sources import SWITCH_SECONDS, LoopWhenReady
     from engine.sound.loops import LoopPlayer
 
     caplog.set_level(logging.INFO)

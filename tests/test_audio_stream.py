@@ -5,8 +5,8 @@ from dataclasses import replace
 
 import pytest
 
-from engine.audio.stream import StreamKeeper, find_output, latency_value
-from engine.config import AudioSettings
+from engine.mix.stream import StreamKeeper, find_output, latency_value
+from engine.settings.config import AudioSettings
 from engine.errors import UserError
 
 

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from engine.audio.tap import Taps
+from engine.mix.tap import Taps
 
 
 def block(value, frames=64):

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from engine.audio.ticker import Ticker
+from engine.mix.ticker import Ticker
 
 
 def test_it_ticks_on_its_own_thread_survives_errors_and_stops(caplog):

@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from engine.audio.ring import EPOCH, READ, WRITTEN, RingFeed, Rings
-from engine.audio.worker import LEAD, SPLICE, WorkerHost
-from engine.scenes import LayerSettings
+from engine.mix.ring import EPOCH, READ, WRITTEN, RingFeed, Rings
+from engine.mix.worker import LEAD, SPLICE, WorkerHost
+from engine.settings.scenes import LayerSettings
 
 RATE, AHEAD = 48000, 24000
 

@@ -8,9 +8,9 @@ import numpy as np
 import pygame
 import pytest
 
-from engine.canvas import SurfaceCanvas, TextureCanvas
-from engine.render import Look, Renderer
-from engine.workers.sampler import Postcard
+from engine.picture.canvas import SurfaceCanvas, TextureCanvas
+from engine.picture.compositor import Look, Renderer
+from engine.postcards.maker import Postcard
 
 SIZE = (320, 180)
 

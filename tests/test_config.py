@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import DEFAULT_CONFIG, Config, load_config
-from engine.schema import SettingsError
+from engine.settings.config import DEFAULT_CONFIG, Config, load_config
+from engine.settings.schema import SettingsError
 
 
 def write(tmp_path: Path, text: str) -> Path:

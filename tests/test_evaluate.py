@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.config import load_config
+from engine.settings.config import load_config
 from engine.errors import UserError
 from training import evaluate
 from training.card import write_card

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.config import load_config
+from engine.settings.config import load_config
 from engine.errors import UserError
-from engine.postcards import generate
+from engine.cli import generate
 from engine.postcards.generate import make_grid
 
 

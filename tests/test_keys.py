@@ -7,9 +7,9 @@ import os
 import pygame
 import pytest
 
-from engine.config import load_config
-from engine.keys import command_for, submit_keys
-from engine.show import Show
+from engine.settings.config import load_config
+from engine.control.keys import command_for, submit_keys
+from engine.show.state import Show
 
 
 @pytest.fixture(autouse=True, scope="module")

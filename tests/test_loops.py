@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from engine.errors import UserError
-from engine.scenes import LayerSettings
+from engine.settings.scenes import LayerSettings
 from engine.sound.loops import LoopPlayer, best_end, make_loop
-from engine.sound.synth import DEFAULT_LAYERS, JungleBed
+from engine.settings.scenes import DEFAULT_LAYERS
+from engine.sound.synth import JungleBed
 from engine.sound.voices import make_voice
 
 RATE = 48000

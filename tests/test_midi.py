@@ -11,9 +11,10 @@ import mido
 import pytest
 
 from control_helpers import control_config, running_show, wait_for
-from engine.config import MidiMapping
-from engine.control import midi, midi_cli, start_controllers
-from engine.controls import Command, controls_for
+from engine.settings.config import MidiMapping
+from engine.cli import midi as midi_cli
+from engine.control import midi, start_controllers
+from engine.show.controls import Command, controls_for
 from engine.errors import UserError
 
 JACK = "mido.backends.rtmidi/UNIX_JACK"

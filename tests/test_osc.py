@@ -12,7 +12,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
 
 from control_helpers import control_config, free_port, running_show, wait_for
-from engine.controls import Command
+from engine.show.controls import Command
 from engine.control import start_controllers
 from engine.errors import UserError
 
@@ -231,8 +231,8 @@ def test_stop_frees_the_port(tmp_path):
 
 
 def test_every_address_is_documented():
-    from engine.config import PROJECT_ROOT
-    from engine.controls import controls_for
+    from engine.settings.config import PROJECT_ROOT
+    from engine.show.controls import controls_for
 
     page = (PROJECT_ROOT / "docs" / "control.md").read_text()
     missing = [a for a in controls_for(("NAME",)) if f"| `{a}` |" not in page]
@@ -270,7 +270,7 @@ def test_address_patterns_reach_every_matching_address(setup):
 
 
 def test_the_allowlist_reads_ipv4_ipv6_and_mapped_addresses():
-    from engine.config import OscSettings
+    from engine.settings.config import OscSettings
     from engine.control.osc import OscServer
 
     server = OscServer(OscSettings(allow=["192.168.1.0/24", "fd00::/8"]), show=None)

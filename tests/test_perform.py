@@ -19,8 +19,8 @@ import pygame
 import pytest
 
 from engine.cli import main
-from engine.config import load_config
-from engine.perform import Performance
+from engine.settings.config import load_config
+from engine.perform.performance import Performance
 
 WAIT = 120.0  # seconds: the sampler worker imports torch and diffusers first, on a busy 2-core machine
 

@@ -10,10 +10,10 @@ import numpy as np
 import pygame
 import pytest
 
-from engine.config import PROJECT_ROOT, RecordingSettings, load_config
-from engine.controls import Command
+from engine.settings.config import PROJECT_ROOT, RecordingSettings, load_config
+from engine.show.controls import Command
 from engine.record.live import LiveRecording
-from engine.show import Show
+from engine.show.state import Show
 from record_media import click_time, flash_time, streams, video_frames
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")

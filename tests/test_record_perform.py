@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import soundfile
 
-from engine.config import load_config
+from engine.settings.config import load_config
 from record_media import streams, video_frames
 
 SCENE = """
@@ -60,7 +60,7 @@ def play(performance, seconds: float) -> None:
 def test_key_r_starts_and_stops_a_recording(project):
     import pygame
 
-    from engine.perform import Performance
+    from engine.perform.performance import Performance
 
     press_r = pygame.event.Event(pygame.KEYDOWN, key=pygame.K_r)
     performance = Performance(load_config(project / "config.toml"), "tiny", audio=False, controllers=False)

@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from engine.config import RecordingSettings
+from engine.settings.config import RecordingSettings
 from engine.record.recorder import Recorder
 from engine.record.writer import RecordingError
 from record_media import audio_samples, click_time, flash_time, streams, video_frames
@@ -135,7 +135,7 @@ def test_a_full_disk_stops_the_recording_and_the_show_goes_on(tmp_path):
     child = run_child(f"""
         import resource, numpy as np
         resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
-        from engine.config import RecordingSettings
+        from engine.settings.config import RecordingSettings
         from engine.record.recorder import Recorder
         recorder = Recorder({str(tmp_path / "full.mp4")!r}, (320, 180), 30, 48000,
                             RecordingSettings(preset="ultrafast"), start=0.0, wait=True)
@@ -160,7 +160,7 @@ def test_a_killed_recording_plays_up_to_shortly_before_the_kill(tmp_path):
     # A real-time recording killed with SIGKILL after about 3 s of show.
     child = run_child(f"""
         import sys, time, numpy as np
-        from engine.config import RecordingSettings
+        from engine.settings.config import RecordingSettings
         from engine.record.recorder import Recorder
         recorder = Recorder({str(tmp_path / "killed.mp4")!r}, (320, 180), 30, 48000,
                             RecordingSettings(preset="ultrafast"), start=0.0)

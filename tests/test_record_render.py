@@ -11,9 +11,9 @@ import pytest
 import soundfile
 
 from engine.cli import main
-from engine.config import load_config
-from engine.record.offline import render_show
-from engine.record.render import parse_cue
+from engine.settings.config import load_config
+from engine.perform.offline import render_show
+from engine.cli.render import parse_cue
 from record_media import click_time, flash_time, streams, video_frames
 
 FLASH_SCENE = """

@@ -8,8 +8,9 @@ import numpy as np
 import pygame
 import pytest
 
-from engine.render import EASINGS, Look, Renderer, StatusOverlay, SurfacePool, ease, place
-from engine.workers.sampler import Postcard
+from engine.picture.compositor import EASINGS, Look, Renderer, SurfacePool, ease, place
+from engine.picture.overlay import StatusOverlay
+from engine.postcards.maker import Postcard
 
 RED, BLUE, GREEN = (200, 0, 0), (0, 0, 100), (0, 255, 0)
 

@@ -12,11 +12,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine.config import load_config
-from engine.workers.sampler import (InlineSampler, Recipe, SamplerClient, model_side, preview_steps,
-                                    torch_threads)
-from engine.workers.slots import SlotPool
-from engine.workers.supervisor import Supervisor
+from engine.postcards.maker import Recipe, preview_steps, torch_threads
+from engine.postcards.store import model_side
+from engine.postcards.worker import InlineSampler, SamplerClient, SlotPool
+from engine.processes.supervisor import Supervisor
+from engine.settings.config import load_config
 
 WAIT = 120.0  # seconds: a worker imports torch and diffusers first, on a busy 2-core machine
 

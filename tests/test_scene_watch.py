@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from engine.scene_watch import SceneWatch
+from engine.show.watch import SceneWatch
 
 
 def test_changes_new_and_removed_files_are_reported_once(tmp_path):

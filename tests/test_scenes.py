@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import load_config
+from engine.settings.config import load_config
 from engine.paths import UnsafeNameError
-from engine.scenes import load_all, load_scene, scene_path
-from engine.schema import SettingsError
+from engine.settings.scenes import load_all, load_scene, scene_path
+from engine.settings.schema import SettingsError
 
 
 def test_shipped_scenes_are_valid_and_there_are_at_least_three():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from engine.config import PROJECT_ROOT
-from engine.scenes import SCHEDULERS, SOURCES, LayerSettings, Scene, SoundSettings, VisualSettings, load_scene
+from engine.settings.config import PROJECT_ROOT
+from engine.settings.scenes import SCHEDULERS, SOURCES, LayerSettings, Scene, SoundSettings, VisualSettings, load_scene
 
 DOC = (PROJECT_ROOT / "docs" / "scenes.md").read_text()
 

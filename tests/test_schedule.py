@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine.config import ScheduleEntry
-from engine.schedule import Schedule
+from engine.settings.config import ScheduleEntry
+from engine.show.schedule import Schedule
 
 
 def at(hh, mm):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import diffusers
 import pytest
 
-from engine import scenes
+from engine.settings import scenes
 from engine.errors import UserError
 from engine.postcards.schedulers import DEFAULT_STEPS, SCHEDULERS, make_scheduler, unet_calls
 

@@ -10,10 +10,10 @@ import threading
 
 import pytest
 
-from engine.config import PROJECT_ROOT, ScheduleEntry, ShowSettings, load_config
-from engine.controls import Command
+from engine.settings.config import PROJECT_ROOT, ScheduleEntry, ShowSettings, load_config
+from engine.show.controls import Command
 from engine.errors import UserError
-from engine.show import Show
+from engine.show.state import Show
 
 
 @pytest.fixture

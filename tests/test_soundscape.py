@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from engine.config import load_config
+from engine.settings.config import load_config
 from engine.errors import UserError
-from engine.sound import soundscape
+from engine.cli import soundscape
 
 
 def run(*argv: str) -> int:
@@ -98,7 +98,7 @@ def test_stable_audio_backend_writes_engine_rate_or_model_rate(tmp_path, capsys)
 
 
 def test_a_missing_scene_names_its_file(tmp_path):
-    from engine.schema import SettingsError
+    from engine.settings.schema import SettingsError
 
     with pytest.raises(SettingsError, match="no-such-scene.toml: file not found"):
         run("--scene", "no-such-scene", "--out", str(tmp_path))

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from engine.errors import UserError
-from engine.scenes import SYNTH_VOICES, LayerSettings
-from engine.sound.synth import DEFAULT_LAYERS, JungleBed, layer_seed
+from engine.settings.scenes import DEFAULT_LAYERS, LayerSettings
+from engine.sound.synth import JungleBed, layer_seed
+from engine.sound.voices import SYNTH_VOICES
 from engine.sound.voices import make_voice
 
 RATE = 48000

@@ -7,7 +7,8 @@ import pytest
 from scipy import signal
 
 from engine.errors import UserError
-from engine.scenes import SYNTH_VOICES, LayerSettings
+from engine.settings.scenes import LayerSettings
+from engine.sound.voices import SYNTH_VOICES
 from engine.sound.voices import make_voice
 
 RATE = 48000

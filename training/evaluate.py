@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import UserError
-from engine.scenes import SCHEDULERS
+from engine.postcards.schedulers import SCHEDULERS
 
 THUMBNAIL = 32
 SHOWN_PAIRS = 8  # closest pairs drawn in memorization.png when there are no near-copies to show

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from engine.config import Config
+from engine.settings.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from engine.config import Config, MidiMapping, MidiSettings
-from engine.controls import Command, Control
+from engine.settings.config import Config, MidiMapping, MidiSettings
+from engine.show.controls import Command, Control
 from engine.errors import UserError
 from engine.logs import RateLimitedLog
 from engine.paths import UnsafeNameError, safe_child
-from engine.schema import SettingsError, build, read_toml
+from engine.settings.schema import SettingsError, build, read_toml
 
 log = logging.getLogger(__name__)
 

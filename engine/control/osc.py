@@ -28,8 +28,8 @@ from pythonosc.osc_packet import OscPacket
 from pythonosc.osc_server import AsyncIOOSCUDPServer
 from pythonosc.parsing import osc_types
 
-from engine.config import OscSettings
-from engine.controls import Command, CommandError, coerce
+from engine.settings.config import OscSettings
+from engine.show.controls import Command, CommandError, coerce
 from engine.errors import UserError
 from engine.logs import RateLimitedLog
 

@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from engine.config import Config
-from engine.controls import Control
+from engine.settings.config import Config
+from engine.show.controls import Control
 from engine.errors import UserError
 
 log = logging.getLogger(__name__)

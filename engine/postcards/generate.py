@@ -1,19 +1,11 @@
-"""Sample postcards from a trained model: PNG files, and a near-square grid of them.
-
-Any sampler runs on any model (few steps: dpmsolver++ takes 20 by default). The same seed on the same
-device gives identical files; postcard i uses seed + i. Files are written to a temporary folder inside
---out and moved in place only when all of them are done, so an error leaves nothing half-written.
-
-Examples:
-  postcards generate --list
-  postcards generate --model default --n 50 --grid --out out/
-  postcards generate --model models/default --scheduler unipc --steps 10 --seed 7 --size 512 --out out/
+"""Sample postcards from a trained model into PNG files and a near-square grid (`postcards generate`,
+`evaluate` and the training previews use it). Files are written to a staging folder and moved in place
+only when all are done, so an error leaves nothing half-written.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -22,61 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import UserError
-from engine.scenes import SCHEDULERS
-
-
-def configure(parser) -> None:
-    parser.add_argument("--list", action="store_true", help="list the models in models/ and stop")
-    parser.add_argument("--model", default="default", help="model folder name in models/, or a path (default: default)")
-    parser.add_argument("--n", type=int, default=16, help="how many postcards (default: 16)")
-    parser.add_argument("--out", default="postcards-out", help="output folder (default: postcards-out)")
-    parser.add_argument("--grid", action="store_true", help="also write grid.png, all postcards near-square")
-    parser.add_argument("--scheduler", default="dpmsolver++", metavar="S",
-                        help=f"sampler: {', '.join(SCHEDULERS)} (default: dpmsolver++)")
-    parser.add_argument("--steps", type=int, default=None, metavar="K",
-                        help="sampler steps (default: the sampler's few-step default, 20 for dpmsolver++)")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="first seed; postcard i uses N + i (default: 0)")
-    parser.add_argument("--batch", type=int, default=8, metavar="B", help="postcards per UNet call (default: 8)")
-    parser.add_argument("--size", type=int, default=None, metavar="PX",
-                        help="upscale each postcard to PX x PX with Lanczos (default: the model's resolution)")
-    parser.add_argument("--device", default=None, metavar="D",
-                        help="auto, cpu, cuda, cuda:N or mps (default: [sampler] device in config.toml)")
-
-
-def run(args) -> int:
-    from engine.postcards.store import describe_model, list_models, load_model, resolve_model
-
-    models_dir = args.settings.path("models")
-    if args.list:
-        names = list_models(models_dir)
-        if not names:
-            print(f"no models in {models_dir}")
-        for name in names:
-            info = describe_model(models_dir / name)
-            print(f"{name:20s} {info['resolution']} px  {info['params'] / 1e6:.1f}M params  "
-                  f"preset {info['preset'] or '?'}")
-        return 0
-
-    from engine.postcards.schedulers import DEFAULT_STEPS, check_scheduler
-
-    check_positive("--n", args.n)
-    check_positive("--batch", args.batch)
-    if args.size is not None:
-        check_positive("--size", args.size)
-    check_scheduler(args.scheduler)
-    steps = DEFAULT_STEPS[args.scheduler] if args.steps is None else args.steps
-    check_positive("--steps", steps)
-    path = resolve_model(args.model, models_dir)
-    out = Path(args.out)
-    with staging_folder(out) as staging:
-        model = load_model(path, args.device or args.settings.sampler.device)
-        images = generate(model, scheduler=args.scheduler, n=args.n, steps=steps, seed=args.seed, batch=args.batch)
-        names = write_postcards(images, staging, size=args.size, grid=args.grid)
-        for name in names:
-            os.replace(staging / name, out / name)
-    print(f"{len(images)} postcards in {out.resolve()}/ (postcard_000.png ... postcard_{len(images) - 1:03d}.png"
-          + (", grid.png" if args.grid else "") + ")")
-    return 0
 
 
 def check_positive(what: str, value: int) -> None:

@@ -10,7 +10,6 @@ are Flawed") show it matters most at few steps.
 from __future__ import annotations
 
 from engine.errors import UserError
-from engine.scenes import SCHEDULERS
 
 DEFAULT_SCHEDULER = "dpmsolver++"
 # Steps each sampler gets when none are asked for: all few-step except DDPM itself, which is kept at the
@@ -36,7 +35,7 @@ _KINDS = {
     "euler": ("EulerDiscreteScheduler", {}),
     "heun": ("HeunDiscreteScheduler", {}),
 }
-assert set(_KINDS) == set(SCHEDULERS), "engine/scenes.py SCHEDULERS and this table must name the same samplers"
+SCHEDULERS = tuple(_KINDS)  # the names scenes, OSC and the command line accept
 
 
 def check_scheduler(name: str) -> str:

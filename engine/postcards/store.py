@@ -89,6 +89,15 @@ def missing_files(path: Path) -> list[str]:
     return missing
 
 
+def model_side(model_folder: str | Path) -> int | None:
+    """A model's picture size, read from its UNet config without loading torch (None if unreadable)."""
+    try:
+        size = json.loads((Path(model_folder) / UNET_CONFIG).read_text())["sample_size"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return int(max(size) if isinstance(size, (list, tuple)) else size)
+
+
 def describe_model(path: Path) -> dict:
     """Resolution, parameter count and preset of a model folder, read without loading the weights."""
     from safetensors import safe_open

@@ -1,1 +1,2 @@
-"""Recording: shows to MP4 (H.264 + AAC through PyAV) and WAV, live or rendered offline on a virtual clock."""
+"""Recording: the show to MP4 (H.264 + AAC through PyAV) and WAV; live recordings started and stopped by
+the performer."""

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine.config import Config
+from engine.settings.config import Config
 from engine.record.recorder import Recorder
 from engine.record.wav import WavRecorder
 from engine.record.writer import RecordingError

@@ -25,7 +25,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from engine.config import RecordingSettings
+from engine.settings.config import RecordingSettings
 from engine.record.writer import BackgroundWriter, RecordingError, place_audio
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,2 @@
-"""Sound: the embedded jungle synth, Stable Audio through diffusers, seamless loops, `postcards soundscape`."""
+"""Sound: the embedded jungle synth (voices, dsp), Stable Audio through diffusers, seamless loops, a layer's
+source, spectrograms."""

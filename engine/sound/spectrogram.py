@@ -1,20 +1,11 @@
-"""Spectrogram pictures of sound (numpy + Pillow; no matplotlib), to look at what the synth makes.
-
-    python -m engine.sound.spectrogram --out docs/assets --seconds 12
-
-draws one PNG per synth voice and one of the whole default bed (docs/sound.md shows them).
-"""
+"""Spectrogram pictures of sound (numpy + Pillow; no matplotlib), to look at what the synth makes
+(`postcards spectrogram` draws the ones docs/sound.md shows)."""
 
 from __future__ import annotations
-
-import argparse
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy import signal
-
-from engine.scenes import SYNTH_VOICES, LayerSettings
 
 MAX_HZ = 12000.0
 FLOOR_DB = -90.0
@@ -53,35 +44,3 @@ def draw(mono: np.ndarray, samplerate: int, title: str, size: tuple[int, int] = 
         pen.line([(x, top + size[1]), (x, top + size[1] + 5)], fill="black")
         pen.text((x - 6, top + size[1] + 8), f"{t:g} s", fill="black")
     return image
-
-
-def main(argv: list[str] | None = None) -> int:
-    from engine.sound.synth import DEFAULT_LAYERS, JungleBed
-    from engine.sound.voices import make_voice
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="docs/assets", help="folder for the PNGs")
-    parser.add_argument("--seconds", type=float, default=12.0)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
-    out, rate = Path(args.out), 48000
-    out.mkdir(parents=True, exist_ok=True)
-    frames = round(args.seconds * rate)
-    for name in SYNTH_VOICES:
-        layer = LayerSettings(source=name, distance=0.2)
-        audio = make_voice(layer, rate, args.seed).render(frames)
-        draw(audio.mean(axis=1), rate, f"{name}  (density 1, pitch 1, distance 0.2)").save(out / f"sound-{name}.png")
-    # A closer look at one gecko call: each chirp is a fast sweep upwards.
-    geckos = make_voice(LayerSettings(source="geckos", density=3.0, distance=0.0), rate, args.seed).render(20 * rate)
-    first = max(0, int(np.argmax(np.abs(geckos[:, 0]) > 0.05)) - rate // 20)
-    call = geckos[first:first + rate].mean(axis=1)
-    picture = draw(call, rate, "geckos, one call up close (1 s, 5 ms windows)", window_s=0.005)
-    picture.save(out / "sound-geckos-call.png")
-    bed = JungleBed(DEFAULT_LAYERS, rate, args.seed).render(frames)
-    draw(bed.mean(axis=1), rate, "the whole default bed (six voices)").save(out / "sound-bed.png")
-    print(f"wrote {len(SYNTH_VOICES) + 2} spectrograms to {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,20 +10,13 @@ import zlib
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from engine.errors import UserError
-from engine.scenes import SYNTH_VOICES, LayerSettings
-from engine.sound.voices import Voice, make_voice
+from engine.sound.voices import SYNTH_VOICES, Voice, make_voice
 
-# The default scene: all six voices the artist's prompt names, leaves and birds in front.
-DEFAULT_LAYERS = {
-    "leaves": LayerSettings(source="rustle", gain=0.7, density=1.0, distance=0.2, spread=0.9),
-    "birds": LayerSettings(source="birds", gain=0.8, density=1.0, distance=0.35),
-    "owls": LayerSettings(source="owls", gain=0.8, density=0.8, distance=0.8),
-    "geckos": LayerSettings(source="geckos", gain=0.6, density=1.0, distance=0.4),
-    "frogs": LayerSettings(source="frogs", gain=0.7, density=1.0, distance=0.6),
-    "butterflies": LayerSettings(source="butterflies", gain=1.0, density=1.0, distance=0.1, spread=0.5),
-}
-
+if TYPE_CHECKING:
+    from engine.settings.scenes import LayerSettings
 
 def layer_seed(seed: int, name: str) -> int:
     """Each layer its own randomness, stable for a layer name whatever other layers the scene has."""

@@ -18,9 +18,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
+from typing import TYPE_CHECKING
+
 from engine.errors import UserError
-from engine.scenes import SYNTH_VOICES, LayerSettings
 from engine.sound.dsp import Distance, EventRing, Filter, band, lowpass, pan, widen
+
+if TYPE_CHECKING:
+    from engine.settings.scenes import LayerSettings
 
 CHUNK_S = 4096 / 48000  # internal chunk: short enough to react, long enough to keep numpy busy
 
@@ -334,11 +338,11 @@ class Butterflies(EventVoice):
 
 VOICES: dict[str, type[Voice]] = {"rustle": Rustle, "birds": Birds, "owls": Owls, "geckos": Geckos,
                                    "frogs": Frogs, "butterflies": Butterflies}
-assert tuple(VOICES) == SYNTH_VOICES
+SYNTH_VOICES = tuple(VOICES)  # the layer sources scenes accept besides stable-audio
 
 
 def make_voice(layer: LayerSettings, samplerate: int, seed: int) -> Voice:
-    """The synth voice a layer asks for (layer.source is one of engine.scenes.SYNTH_VOICES)."""
+    """The synth voice a layer asks for (layer.source is one of SYNTH_VOICES)."""
     if layer.source not in VOICES:
         raise UserError(f"layer source: expected a synth voice ({', '.join(SYNTH_VOICES)}), "
                         f"found {layer.source!r}")

@@ -1,0 +1,119 @@
+"""The `postcards` command: one subcommand per job, registered in one table.
+
+Each job lives in a module of its own, which exposes `configure(parser)` (its arguments) and
+`run(args) -> int`. Only the chosen job's module is imported, so `postcards --help` stays fast. Jobs that
+live outside the engine (training's `train` and `evaluate`) register through the `postcards.jobs`
+entry-point group in pyproject.toml; the engine never imports them by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import importlib.util
+import logging
+import sys
+from importlib.metadata import entry_points
+
+from engine.errors import UserError
+from engine.logs import setup_logging
+from engine.settings.config import load_config
+from engine.settings.schema import SettingsError
+
+# The engine's own jobs: name -> (module, one-line summary).
+JOBS = {
+    "generate": ("engine.cli.generate", "sample postcards (PNG files and a grid) from a trained model"),
+    "soundscape": ("engine.cli.soundscape", "write jungle soundscape WAVs (embedded synth or Stable Audio)"),
+    "perform": ("engine.cli.perform", "run the live show: postcards crossfading, soundscape playing"),
+    "render": ("engine.cli.render", "render a scene offline to an MP4 with sound, faster than real time"),
+    "midi": ("engine.cli.midi", "list MIDI inputs and monitor what arrives"),
+    "config": ("engine.cli.config", "check config.toml and every scene"),
+    "gallery": ("engine.cli.gallery", "a static page of every scene's postcards and soundscapes"),
+    "spectrogram": ("engine.cli.spectrogram", "draw spectrogram pictures of the synth's voices"),
+}
+GROUP = "postcards.jobs"  # entry points: name = "package.module" (a module with configure and run)
+
+
+def jobs() -> dict[str, tuple[str, str]]:
+    """Every job: the engine's own, then those the entry-point group adds (summary: their docstring's
+    first line, read without importing them)."""
+    table = dict(JOBS)
+    for point in sorted(entry_points(group=GROUP), key=lambda p: p.name):
+        if point.name not in table:
+            table[point.name] = (point.module, _summary(point.module))
+    return table
+
+
+def _summary(module_name: str) -> str:
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None:
+        return ""
+    with open(spec.origin, encoding="utf-8") as f:
+        doc = ast.get_docstring(ast.parse(f.read())) or ""
+    first = doc.split("\n")[0]
+    return first[0].lower() + first[1:].split(": ")[0].rstrip(".") if first else ""
+
+
+def _chosen(argv, table) -> str | None:
+    """The job named on the command line: its first word that is not an option (or --config's value)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in table else None
+    return None
+
+
+def build_parser(argv: list[str] = ()) -> argparse.ArgumentParser:
+    """The parser for `argv`: every job listed, the chosen one (if any) configured by its module."""
+    table = jobs()
+    chosen = _chosen(argv, table)
+    parser = argparse.ArgumentParser(
+        prog="postcards",
+        description="Postcards from my Jungle: a diffusion model paints postcards of camouflaged animals "
+                    "while a jungle soundscape plays.",
+        epilog="Examples:\n  postcards perform --scene dawn\n  postcards generate --n 50 --grid --out out/\n"
+               "Run `postcards JOB --help` for each job.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", metavar="FILE", help="settings file (default: config.toml of the project)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="job", metavar="JOB", required=True)
+    for name, (module_name, summary) in table.items():
+        job = sub.add_parser(name, help=summary, description=summary,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            job.description = (module.__doc__ or summary).strip()
+            module.configure(job)
+            job.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
+    try:
+        args.settings = load_config(args.config)
+    except SettingsError as e:
+        setup_logging(None, args.verbose)
+        if args.job != "config":
+            print(f"postcards: the settings have problems:\n{e}", file=sys.stderr)
+            return 2
+        args.settings = None
+        args.settings_error = e
+    else:
+        setup_logging(args.settings, args.verbose)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (SettingsError, UserError) as e:
+        logging.getLogger("postcards").debug("stopped", exc_info=True)
+        print(f"postcards {args.job}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The picture: the compositor (crossfade, reveal, drift, frames), the canvases, the window, the overlay."""

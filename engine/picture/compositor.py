@@ -1,0 +1,274 @@
+"""The picture: postcards crossfading on a pygame surface, eased, drifting, framed, faded to black.
+
+Everything on the hot path is SDL's own work: a postcard is scaled with smoothscale once per window size
+(and cached), drift pans a window over that slightly larger picture (a blit with a source area), a
+crossfade is a blit with surface alpha, the black level a multiply fill. No per-pixel numpy per frame.
+
+Timing comes from the caller's clock (`now`), so a live show (monotonic time) and an offline render
+(exactly 1/fps per frame) draw the same frames for the same times.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pygame
+
+from engine.picture.canvas import SurfaceCanvas, TextureCanvas
+from engine.postcards.maker import Postcard
+
+REVEAL_FADE = 0.3   # share of a reveal spent fading the first guess in; the rest sharpens it
+EASINGS = {
+    "linear": lambda p: p,
+    "smoothstep": lambda p: p * p * (3 - 2 * p),
+    "cosine": lambda p: 0.5 - 0.5 * math.cos(math.pi * p),
+}
+
+
+@dataclass(frozen=True)
+class Look:
+    """How the picture looks this frame: from the scene and the show's current values."""
+    frame: str = "letterbox"     # letterbox, fill, postcard
+    easing: str = "smoothstep"
+    drift: float = 0.0
+    black: float = 0.0
+    reveal: bool = False
+
+
+def ease(easing: str, progress: float) -> float:
+    return EASINGS[easing](min(1.0, max(0.0, progress)))
+
+
+def to_surface(picture: np.ndarray) -> pygame.Surface:
+    """(H, W, 3) uint8 -> a Surface in the screen's pixel format, so blits are plain copies (once a picture)."""
+    surface = pygame.image.frombuffer(np.ascontiguousarray(picture).tobytes(), picture.shape[1::-1], "RGB")
+    return surface.convert(pygame.display.get_surface() or pygame.Surface((1, 1), 0, 32))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a picture goes in a window and which part of it is ever seen there.
+
+    The picture is scaled by `scale` (screen pixels per picture pixel); fill crops it and drift shows it
+    larger than `dest`, so only `crop` (picture pixels) is ever visible: only that part is scaled, to
+    `scaled`. The visible rectangle rests at `centre` and pans by up to `reach` either way (both in
+    the coordinates of the whole scaled picture, whose top-left `origin` the crop starts at)."""
+    dest: pygame.Rect              # visible part on screen
+    card: pygame.Rect | None       # the paper around it (postcard frame)
+    crop: pygame.Rect              # the picture's pixels that can show
+    scaled: tuple[int, int]        # size the crop is scaled to (>= dest: the margin drift pans over)
+    origin: tuple[float, float]
+    centre: tuple[float, float]
+    reach: tuple[float, float]
+
+
+def place(picture: tuple[int, int], window: tuple[int, int], frame: str, drift: float) -> Placement:
+    pw, ph = picture
+    ww, wh = window
+    card = None
+    if frame == "fill":
+        dest = pygame.Rect(0, 0, ww, wh)
+    else:
+        room = (ww, wh) if frame == "letterbox" else (ww * 0.8, wh * 0.8)
+        s = min(room[0] / pw, room[1] / ph)
+        dest = pygame.Rect(0, 0, max(1, round(pw * s)), max(1, round(ph * s)))
+        dest.center = (ww // 2, wh // 2)
+        if frame == "postcard":
+            border = max(2, round(min(dest.size) * 0.05))
+            card = dest.inflate(2 * border, 2 * border)
+    scale = max(dest.w / pw, dest.h / ph) * (1.0 + drift)
+    centre = ((pw * scale - dest.w) / 2, (ph * scale - dest.h) / 2)
+    reach = (min(2 * centre[0], dest.w * drift) / 2, min(2 * centre[1], dest.h * drift) / 2)
+    # The picture pixels the visible rectangle can ever cover, rounded outwards.
+    x0 = max(0, math.floor((centre[0] - reach[0]) / scale))
+    y0 = max(0, math.floor((centre[1] - reach[1]) / scale))
+    x1 = min(pw, math.ceil((centre[0] + reach[0] + dest.w) / scale))
+    y1 = min(ph, math.ceil((centre[1] + reach[1] + dest.h) / scale))
+    crop = pygame.Rect(x0, y0, x1 - x0, y1 - y0)
+    scaled = (max(dest.w, round(crop.w * scale)), max(dest.h, round(crop.h * scale)))
+    return Placement(dest, card, crop, scaled, (x0 * scale, y0 * scale), centre, reach)
+
+
+class SurfacePool:
+    """Scaled pictures' memory, used again. A new 1080p picture is ~2,200 fresh pages that the kernel (and on
+    a virtual machine the host) must map and zero on first touch: ~5 ms of page faults in the frame that
+    scales into it (up to 27 ms seen), against ~0.7 ms to smoothscale into memory already touched. A show
+    needs the same few sizes over and over, so what a postcard no longer needs is kept for the next one."""
+
+    KEEP = 8   # spare surfaces at most: a revealing postcard's seven pictures and a spare
+
+    def __init__(self):
+        self._spare: list[pygame.Surface] = []
+
+    def take(self, size: tuple[int, int], like: pygame.Surface) -> pygame.Surface:
+        wanted = (size, like.get_bitsize(), like.get_masks())
+        for i, surface in enumerate(self._spare):
+            if (surface.get_size(), surface.get_bitsize(), surface.get_masks()) == wanted:
+                return self._spare.pop(i)
+        return pygame.Surface(size, 0, like)
+
+    def give(self, surfaces) -> None:
+        self._spare = (list(surfaces) + self._spare)[:self.KEEP]  # the newest first: their size is wanted now
+
+
+class Picture:
+    """A postcard on its way to the screen: its surfaces, scaled once per placement (into `pool`'s memory)."""
+
+    def __init__(self, postcard: Postcard, born: float, pool: SurfacePool):
+        self.postcard, self.born, self.pool = postcard, born, pool
+        self.frames = [to_surface(p) for p in postcard.previews] + [to_surface(postcard.image)]
+        self._scaled: dict[tuple[int, tuple[int, int]], pygame.Surface] = {}
+        self.textures: dict[int, object] = {}   # a TextureCanvas's textures of `frames`
+        # Each postcard drifts its own way, chosen by its seed, so a live show and a render agree.
+        angle = (postcard.seed * 0.618033988749895 % 1.0) * 2 * math.pi
+        self.direction = (math.cos(angle), math.sin(angle))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.frames[-1].get_size()
+
+    def has_scaled(self, index: int, placement: Placement) -> bool:
+        return (index, tuple(placement.crop), placement.scaled) in self._scaled
+
+    def scaled(self, index: int, placement: Placement) -> pygame.Surface:
+        """Frame `index`, the part of it that can show, smoothscaled (once per placement)."""
+        key = (index, tuple(placement.crop), placement.scaled)
+        surface = self._scaled.get(key)
+        if surface is None:
+            if len(self._scaled) > 2 * len(self.frames):  # a resized window or a drift slider: keep few
+                self.release()
+            part = self.frames[index].subsurface(placement.crop)
+            surface = self.pool.take(placement.scaled, part)
+            self._scaled[key] = pygame.transform.smoothscale(part, placement.scaled, surface)
+        return surface
+
+    def forget_previews(self) -> None:
+        """After the reveal only the finished postcard is drawn: the rest goes back to the pool."""
+        last = len(self.frames) - 1
+        self.pool.give(v for k, v in self._scaled.items() if k[0] != last)
+        self._scaled = {k: v for k, v in self._scaled.items() if k[0] == last}
+        self.textures = {k: v for k, v in self.textures.items() if k == last}
+
+    def release(self) -> None:
+        """The picture is off the screen for good (or rescaled): its scaled surfaces go back to the pool."""
+        self.pool.give(self._scaled.values())
+        self._scaled.clear()
+
+    def pan(self, now: float, placement: Placement, span: float) -> tuple[int, int]:
+        """Top-left of the visible area in the scaled crop: a slow back-and-forth along `direction`."""
+        u = 0.5 - 0.5 * math.cos(2 * math.pi * (now - self.born) / (2 * span))  # 0 -> 1 -> 0, eased ends
+        t = (u - 0.5) * 2  # -1 .. 1
+        x = placement.centre[0] + t * self.direction[0] * placement.reach[0] - placement.origin[0]
+        y = placement.centre[1] + t * self.direction[1] * placement.reach[1] - placement.origin[1]
+        spare_x, spare_y = placement.scaled[0] - placement.dest.w, placement.scaled[1] - placement.dest.h
+        return min(spare_x, max(0, round(x))), min(spare_y, max(0, round(y)))
+
+
+class Renderer:
+    """Draws the current postcard and the one coming in on a canvas (engine/canvas.py), or on a Surface."""
+
+    def __init__(self):
+        self.current: Picture | None = None
+        self.incoming: Picture | None = None
+        self.started = 0.0
+        self.duration = 0.0
+        self.drift_span = 10.0   # seconds of one pan sweep (the scene's hold + crossfade)
+        self._canvas: SurfaceCanvas | None = None
+        self._prepared: Picture | None = None
+        self._pool = SurfacePool()
+
+    @property
+    def busy(self) -> bool:
+        """A transition is under way."""
+        return self.incoming is not None
+
+    def begin(self, postcard: Postcard, now: float, duration: float) -> None:
+        """Bring `postcard` in from `now` over `duration` seconds (a running transition completes first)."""
+        if self.incoming is not None:
+            self._finish()
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared.postcard is not postcard:
+            prepared.release()
+            prepared = None
+        self.incoming = prepared or Picture(postcard, now, self._pool)
+        self.incoming.born = now
+        self.started, self.duration = now, duration
+
+    def prepare(self, postcard: Postcard, target, look: Look) -> None:
+        """Get the next postcard ready to draw, one picture per call, in frames with time to spare (while a
+        postcard holds), so the frame a transition starts in does not pay for scaling it."""
+        canvas = self.canvas(target)
+        if self._prepared is None or self._prepared.postcard is not postcard:
+            if self._prepared is not None:
+                self._prepared.release()
+            self._prepared = Picture(postcard, 0.0, self._pool)
+        picture = self._prepared
+        last = len(picture.frames) - 1
+        placement = place(picture.size, canvas.size, look.frame, look.drift)
+        for index in (range(last + 1) if look.reveal else (last,)):
+            if canvas.prepare(picture, index, placement):
+                return
+
+    def progress(self, now: float) -> float:
+        if self.incoming is None:
+            return 1.0
+        return 1.0 if self.duration <= 0 else min(1.0, max(0.0, (now - self.started) / self.duration))
+
+    def canvas(self, target) -> SurfaceCanvas | TextureCanvas:
+        """`target` as a canvas: a canvas as it is, a Surface wrapped (and kept, with its scratch layer)."""
+        if not isinstance(target, pygame.Surface):
+            return target
+        if self._canvas is None or self._canvas.target is not target:
+            self._canvas = SurfaceCanvas(target)
+        return self._canvas
+
+    def draw(self, target, now: float, look: Look) -> None:
+        canvas = self.canvas(target)
+        if self.incoming is not None and self.progress(now) >= 1.0:
+            self._finish()
+        canvas.clear()
+        picture, p = self.incoming, self.progress(now)
+        revealing = picture is not None and look.reveal and len(picture.frames) > 1
+        if revealing and p >= REVEAL_FADE:
+            # The guesses cover the old postcard now: each sharpens into the next, up to the finished one.
+            last = len(picture.frames) - 1
+            position = ease(look.easing, (p - REVEAL_FADE) / (1 - REVEAL_FADE)) * last
+            index = min(int(position), last - 1)
+            self._layer(canvas, picture, index, now, look, decorate=True)
+            self._layer(canvas, picture, index + 1, now, look, decorate=False, alpha=position - index)
+        else:
+            if self.current is not None:
+                self._layer(canvas, self.current, len(self.current.frames) - 1, now, look, decorate=True)
+            if picture is not None:
+                # A reveal begins with the sampler's first, blurriest guess fading in.
+                index, fade = (0, p / REVEAL_FADE) if revealing else (len(picture.frames) - 1, p)
+                self._fade_in(canvas, picture, index, ease(look.easing, fade), now, look)
+        if look.black > 0:
+            canvas.darken(look.black)
+
+    # ---- internals ------------------------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        if self.current is not None:
+            self.current.release()
+        self.current, self.incoming = self.incoming, None
+        self.current.forget_previews()
+
+    def _fade_in(self, canvas, picture: Picture, index: int, alpha: float, now: float, look: Look) -> None:
+        if self.current is not None and self.current.size == picture.size:
+            # Same footprint as the postcard going out: only the picture itself needs to fade (one blit).
+            self._layer(canvas, picture, index, now, look, decorate=False, alpha=alpha)
+            return
+        # Different footprints (or out of black): compose the whole new layer, then fade it in.
+        canvas.begin_layer()
+        self._layer(canvas, picture, index, now, look, decorate=True)
+        canvas.end_layer(alpha)
+
+    def _layer(self, canvas, picture: Picture, index: int, now: float, look: Look, decorate: bool,
+               alpha: float = 1.0) -> None:
+        placement = place(picture.size, canvas.size, look.frame, look.drift)
+        if decorate and placement.card is not None:
+            canvas.card(placement.card)
+        canvas.picture(picture, index, placement, picture.pan(now, placement, self.drift_span), alpha)

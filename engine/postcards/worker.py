@@ -1,0 +1,303 @@
+"""The postcard sampler: the scene's model paints postcards ahead of the screen, in a process of its own.
+
+`SamplerClient` (main thread, never waits) keeps `config.sampler.queue` postcards ready. It hands seeds
+and the current recipe (model, scheduler, steps) to a worker process over a queue; the worker writes each
+postcard and a few of its intermediate predictions (for the "reveal" transition) into shared-memory slots
+and answers with a small message; the client copies the pictures out and frees the slot. A supervisor
+restarts a dead worker with back-off and the seeds it was working on are asked for again, so the sequence
+of postcards does not depend on crashes.
+
+`InlineSampler` makes the same postcards in the calling process, waiting for each: what offline
+rendering and deterministic tests need (same seeds, same pictures).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from engine.logs import RateLimitedLog
+from engine.postcards.maker import PREVIEWS, Postcard, PostcardMaker, Recipe, torch_threads
+from engine.processes.shared import SharedArrays
+from engine.processes.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from engine.settings.config import Config
+
+log = logging.getLogger(__name__)
+
+RETRY_BROKEN = 60.0  # seconds before a model that failed to load is tried again (it may have been fixed)
+WORKER_NICENESS = 10  # added to the worker's niceness (lower CPU priority than the show)
+MIN_SIDE = 64       # slot side when no model tells us its size yet
+
+
+@dataclass(frozen=True)
+class SlotLayout:
+    """Where the worker finds the pictures: the shared block's name and its slots' shape."""
+    name: str
+    count: int
+    frames: int
+    side: int
+
+    def arrays(self) -> dict:
+        return {"pictures": ((self.count, self.frames, self.side, self.side, 3), np.uint8)}
+
+
+class SlotPool:
+    """`count` slots of `frames` pictures of side x side x 3 bytes (a postcard and its reveal previews) in
+    one shared block. The main process creates and owns it, so it outlives any worker; a worker attaches
+    by name. Only small control messages travel over queues."""
+
+    def __init__(self, layout: SlotLayout, shared: SharedArrays):
+        self.layout, self._shared = layout, shared
+        self.array = shared.pictures
+
+    @classmethod
+    def create(cls, count: int, frames: int, side: int) -> "SlotPool":
+        shared = SharedArrays(SlotLayout("", count, frames, side).arrays())
+        return cls(SlotLayout(shared.name, count, frames, side), shared)
+
+    @classmethod
+    def attach(cls, layout: SlotLayout) -> "SlotPool":
+        return cls(layout, SharedArrays(layout.arrays(), name=layout.name))
+
+    def write(self, slot: int, frame: int, picture: np.ndarray) -> None:
+        h, w, _ = picture.shape
+        self.array[slot, frame, :h, :w] = picture
+
+    def read(self, slot: int, frame: int, height: int, width: int) -> np.ndarray:
+        """A private copy: the slot may be reused as soon as this returns."""
+        return self.array[slot, frame, :height, :width].copy()
+
+    def close(self) -> None:
+        self.array = None  # the numpy view must go before the block can be released
+        self._shared.close()
+
+
+def run_worker(layout: SlotLayout, requests, results, threads: int, device: str) -> None:
+    """The worker process: ('recipe', Recipe) | ('job', seed, slots) | ('stop',) in; answers out."""
+    # The worker is background work: when cores are short, drawing and the sound go first.
+    os.nice(WORKER_NICENESS)
+    import torch
+
+    torch.set_num_threads(threads)
+    pool = SlotPool.attach(layout)
+    maker = PostcardMaker(device)
+    try:
+        while True:
+            message = requests.get()
+            if message[0] == "stop":
+                return
+            if message[0] == "recipe":
+                try:
+                    maker.use(message[1])
+                except Exception as e:  # a broken model must not end the worker: the show reports it
+                    maker.recipe = None
+                    results.put(("error", message[1], f"{type(e).__name__}: {e}"))
+                continue
+            _, seed, slots = message
+            if maker.recipe is None or maker.model is None:
+                results.put(("failed", seed, slots))
+                continue
+            if maker.model.resolution > layout.side:
+                results.put(("error", maker.recipe, f"model {maker.recipe.model}: postcards of "
+                             f"{maker.model.resolution} px are larger than the {layout.side} px slots"))
+                results.put(("failed", seed, slots))
+                continue
+            start = time.perf_counter()
+            images, previews = maker.make(seed, len(slots))
+            seconds = (time.perf_counter() - start) / len(slots)
+            for i, slot in enumerate(slots):
+                for frame, guess in enumerate(previews):
+                    pool.write(slot, frame, guess[i])
+                pool.write(slot, len(previews), images[i])
+            h, w = images.shape[1:3]
+            results.put(("done", seed, slots, h, w, len(previews), maker.recipe, seconds))
+    finally:
+        pool.close()
+
+
+class SamplerClient:
+    """Main-thread side of the sampler worker; every method returns at once."""
+
+    def __init__(self, config: Config, next_seed: Callable[[], int], side: int = MIN_SIDE,
+                 *, min_delay: float = 0.5, max_delay: float = 30.0):
+        self.config = config
+        self.next_seed = next_seed
+        self.batch = config.sampler.batch
+        self.capacity = config.sampler.queue
+        # Two batches in flight: one being painted, one waiting, so a new recipe applies within two calls.
+        self.pool = SlotPool.create(count=2 * self.batch, frames=PREVIEWS + 1, side=max(side, MIN_SIDE))
+        self.free: list[int] = list(range(2 * self.batch))
+        self.in_flight: dict[int, tuple[int, ...]] = {}   # seed -> slots
+        self.ready: deque[Postcard] = deque()
+        self.recipe: Recipe | None = None
+        self.broken: Recipe | None = None   # the recipe whose model failed to load: no jobs until it changes
+        self.stats = {"made": 0, "errors": 0, "discarded": 0}
+        self.last_seconds = 0.0
+        self._errors = RateLimitedLog(log, interval=30.0)
+        self._retry_at = 0.0
+        self._requests = self._results = None
+        self.supervisor = Supervisor("sampler", self._spawn, min_delay=min_delay, max_delay=max_delay)
+        self.supervisor.launch(time.monotonic())
+
+    def _spawn(self):
+        self._drop_queues()
+        ctx = mp.get_context("spawn")  # never fork a process that has threads (OSC, audio) and SDL state
+        self._requests, self._results = ctx.Queue(), ctx.Queue()
+        process = ctx.Process(target=run_worker, name="postcards-sampler", daemon=True,
+                              args=(self.pool.layout, self._requests, self._results,
+                                    torch_threads(self.config.sampler.threads), self.config.sampler.device))
+        try:
+            process.start()
+        except BaseException:
+            self._drop_queues()  # no pipes left open for a worker that never came
+            self._requests = self._results = None
+            raise
+        if self.recipe is not None:
+            self._requests.put(("recipe", self.recipe))
+        return process
+
+    def _drop_queues(self) -> None:
+        """Forget the queues of a dead worker (a process killed mid-message can leave them unusable)."""
+        for q in (self._requests, self._results):
+            if q is not None:
+                q.cancel_join_thread()
+                q.close()
+
+    # ---- what the perform loop calls ----------------------------------------------------------------
+
+    def configure(self, recipe: Recipe) -> None:
+        """Make postcards this way from now on; a new model discards the postcards made with the old one."""
+        if recipe == self.recipe:
+            return
+        if self.recipe is not None and recipe.model != self.recipe.model:
+            self.stats["discarded"] += len(self.ready)
+            self.ready.clear()
+        self.recipe, self.broken = recipe, None
+        self._tell(("recipe", recipe))  # (a worker started later is told on its start)
+
+    def poll(self, now: float) -> None:
+        """Collect finished postcards, look after the worker, and ask for more where there is room."""
+        if self.supervisor.check(now):
+            # A new worker: the seeds the dead one was painting are asked for again, in order.
+            lost = sorted(self.in_flight.items())
+            self.in_flight.clear()
+            for seed, slots in lost:
+                self._send(seed, slots)
+        self._collect(now)
+        if self.broken is not None and now >= self._retry_at:
+            self.broken = None
+            self._tell(("recipe", self.recipe))
+        self._ask()
+
+    def take(self) -> Postcard | None:
+        return self.ready.popleft() if self.ready else None
+
+    @property
+    def pending(self) -> int:
+        """Postcards ready or being painted."""
+        return len(self.ready) + sum(len(s) for s in self.in_flight.values())
+
+    def close(self) -> None:
+        if self.supervisor.process is not None:
+            self._tell(("stop",))
+        self.supervisor.stop()
+        self._drop_queues()
+        self.pool.close()
+
+    # ---- internals ------------------------------------------------------------------------------------
+
+    def _collect(self, now: float) -> None:
+        while self._results is not None:
+            try:
+                message = self._results.get_nowait()
+            except (queue.Empty, OSError, ValueError, EOFError):
+                return
+            kind = message[0]
+            if kind == "error":
+                _, recipe, text = message
+                self.stats["errors"] += 1
+                if recipe == self.recipe:
+                    self.broken, self._retry_at = recipe, now + RETRY_BROKEN
+                self._errors.warning("sampler: %s; the show goes on with the postcards it has", text)
+            elif kind == "failed":
+                _, seed, slots = message
+                self._release(seed, slots)
+            else:
+                _, seed, slots, h, w, previews, recipe, seconds = message
+                for i, slot in enumerate(slots):
+                    if self.recipe is not None and recipe.model != self.recipe.model:
+                        self.stats["discarded"] += 1
+                        continue
+                    shots = [self.pool.read(slot, f, h, w) for f in range(previews)]
+                    self.ready.append(Postcard(seed + i, self.pool.read(slot, previews, h, w), shots,
+                                               recipe, seconds))
+                    self.stats["made"] += 1
+                self.last_seconds = seconds
+                self._release(seed, slots)
+
+    def _release(self, seed: int, slots: tuple[int, ...]) -> None:
+        if self.in_flight.pop(seed, None) is not None:
+            self.free.extend(slots)
+
+    def _ask(self) -> None:
+        if self.recipe is None or self.recipe == self.broken or self.supervisor.process is None:
+            return
+        while len(self.free) >= self.batch and self.pending + self.batch <= self.capacity:
+            slots = tuple(self.free[:self.batch])
+            del self.free[:self.batch]
+            seed = self.next_seed()
+            for _ in range(self.batch - 1):  # a batch paints consecutive seeds
+                self.next_seed()
+            self._send(seed, slots)
+
+    def _send(self, seed: int, slots: tuple[int, ...]) -> None:
+        self.in_flight[seed] = slots
+        self._tell(("job", seed, slots))
+
+    def _tell(self, message: tuple) -> None:
+        if self._requests is not None:  # None only while no worker could be started
+            self._requests.put(message)
+
+
+class InlineSampler:
+    """The same postcards made in this process, waiting for each: for offline rendering and tests."""
+
+    def __init__(self, config: Config, next_seed: Callable[[], int]):
+        self.next_seed = next_seed
+        self.maker = PostcardMaker(config.sampler.device)
+        self.recipe: Recipe | None = None
+        self.stats = {"made": 0, "errors": 0, "discarded": 0}
+        self.last_seconds = 0.0
+        self.ready: deque[Postcard] = deque()
+        self.pending = 0
+
+    def configure(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+
+    def poll(self, now: float) -> None:
+        pass
+
+    def take(self) -> Postcard | None:
+        if self.recipe is None:
+            return None
+        if self.maker.recipe != self.recipe:
+            self.maker.use(self.recipe)
+        seed = self.next_seed()
+        start = time.perf_counter()
+        images, previews = self.maker.make(seed)
+        self.last_seconds = time.perf_counter() - start
+        self.stats["made"] += 1
+        return Postcard(seed, images[0], [p[0] for p in previews], self.recipe, self.last_seconds)
+
+    def close(self) -> None:
+        pass

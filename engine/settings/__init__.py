@@ -1,0 +1,1 @@
+"""Settings: config.toml and the scene files, read and checked once (schema, config, scenes)."""

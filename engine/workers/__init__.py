@@ -1,1 +1,0 @@
-"""Worker processes of the live engine and what keeps them alive (the supervisor, shared-memory slots)."""
