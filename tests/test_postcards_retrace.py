@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.picture.retrace import MODES, retraced
+from engine.postcards.retrace import MODES, retraced
 
 
 def postcard():
