@@ -96,12 +96,14 @@ def test_sigkill_then_resume_gives_the_same_weights_bit_for_bit(tmp_path):
     assert log[-1] == 24
 
 
-def test_the_time_limit_stops_cleanly_with_a_checkpoint_and_an_export(tmp_path):
+def test_the_time_limit_stops_cleanly_with_a_checkpoint_and_an_export(tmp_path, capsys):
     data, out = make_images(tmp_path / "data"), tmp_path / "model"
-    assert main(train_args(data, out, "--epochs", "100000", "--time-limit", "0.0001")) == 0
+    assert main(train_args(data, out, "--epochs", "100000", "--time-limit", "0.0001", "--log-every", "1")) == 0
     path, meta = checkpoint.latest(out)
     assert 1 <= meta["step"] < 10 and (out / "unet").is_dir()
     assert json.loads((out / "training.json").read_text())["steps"] == meta["step"]
+    # 100000 epochs cannot finish in the time limit: the cosine would stay at its top, and the log says so
+    assert "the LR will hardly decay" in capsys.readouterr().err
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, capsys):

@@ -20,3 +20,14 @@ def test_a_preview_grid_is_near_square_and_repeatable():
     assert a.size == (3 * 32, 2 * 32)  # 5 images: 3 columns, 2 rows
     assert np.array_equal(np.asarray(a), np.asarray(b)) and not np.array_equal(np.asarray(a), np.asarray(c))
     assert np.asarray(a)[32:, 64:].min() == 255  # the sixth cell is empty (white)
+
+
+def test_a_model_that_paints_masks_shows_each_postcard_beside_its_mask():
+    from training.preview import to_grid
+
+    postcards = np.zeros((4, 8, 8, 4), dtype=np.uint8)
+    postcards[..., 0] = 200  # red postcards
+    postcards[..., 3] = 255  # all animal
+    grid = np.asarray(to_grid(postcards))
+    assert grid.shape == (2 * 8, 4 * 8, 3)  # 2 rows of (postcard, mask) pairs
+    assert tuple(grid[0, 0]) == (200, 0, 0) and tuple(grid[0, 8]) == (255, 255, 255)

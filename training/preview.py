@@ -16,12 +16,20 @@ def preview_postcards(unet, train_scheduler_config, *, n: int, steps: int, seed:
 
 
 def to_grid(postcards):
-    """A near-square PIL grid of the postcards."""
+    """A near-square PIL grid of the postcards (uint8 NHWC); a model that paints the animal's mask too
+    (4 channels) shows each postcard followed by its mask in grey."""
+    import math
+
+    import numpy as np
     from PIL import Image
 
     from engine.postcards.generate import make_grid
 
-    return Image.fromarray(make_grid(postcards))
+    if postcards.shape[-1] == 3:
+        return Image.fromarray(make_grid(postcards))
+    rgb, mask = postcards[..., :3], np.repeat(postcards[..., 3:4], 3, axis=-1)
+    pairs = np.stack([rgb, mask], axis=1).reshape(-1, *rgb.shape[1:])
+    return Image.fromarray(make_grid(pairs, cols=2 * math.ceil(math.sqrt(len(postcards)))))
 
 
 def preview_grid(unet, train_scheduler_config, *, n: int, steps: int, seed: int):
