@@ -13,12 +13,11 @@ Why the asyncio server: python-osc's threading server (a thread per datagram) lo
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import struct
 import threading
-import warnings
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -28,6 +27,8 @@ from pythonosc.osc_packet import OscPacket
 from pythonosc.osc_server import AsyncIOOSCUDPServer
 from pythonosc.parsing import osc_types
 
+from engine.control.pattern import PatternError, matching
+from engine.control.allow import allowed, networks
 from engine.settings.config import OscSettings
 from engine.show.controls import Command, CommandError, coerce
 from engine.errors import UserError
@@ -36,11 +37,15 @@ from engine.logs import RateLimitedLog
 log = logging.getLogger(__name__)
 
 MAX_CLIENTS = 16           # controllers remembered for feedback (the most recent ones)
+MAX_DATAGRAM = 8192        # bytes: a controller's bundle is far smaller; bounds the parse of one packet
+MAX_MESSAGES = 64          # messages in one packet (bundles included)
+DUTY = 0.25, 0.1           # the OSC thread works at most 25 % of each 0.1 s (the GIL is the frame loop's too)
 RECEIVE_BUFFER = 4 << 20   # bytes the kernel may queue for us: a burst waits there, not on the floor
 KNOWN_TAGS = set("ihfdsbrmtTFN[]")
 PATTERN_CHARACTERS = set("*?[]{}")  # OSC address pattern syntax  # the type tags python-osc decodes
 STAT_KEYS = ("received", "forwarded", "dropped_unknown", "dropped_bad_args", "dropped_malformed",
-             "dropped_not_allowed", "handler_errors", "feedback_sent", "feedback_errors")
+             "dropped_not_allowed", "dropped_too_large", "handler_errors", "feedback_sent", "feedback_errors",
+             "paced")
 
 
 class _ShowDispatcher(Dispatcher):
@@ -53,16 +58,32 @@ class _ShowDispatcher(Dispatcher):
         self.server = server
 
     def call_handlers_for_packet(self, data: bytes, client_address: tuple) -> list:
+        started = time.perf_counter()
+        try:
+            self._handle(data, client_address)
+        finally:
+            self.server.pace(time.perf_counter() - started)
+        return []
+
+    def _handle(self, data: bytes, client_address: tuple) -> None:
         server = self.server
         if not server.allowed(client_address[0]):
             server.count("dropped_not_allowed", "OSC from %s dropped: not in osc.allow", client_address[0])
-            return []
+            return
+        if len(data) > MAX_DATAGRAM:
+            server.count("dropped_too_large", "OSC datagram from %s dropped: %d bytes (at most %d)",
+                         client_address[0], len(data), MAX_DATAGRAM)
+            return
         try:
             messages = [timed.message for timed in OscPacket(data).messages]  # bundles in bundles unpacked
         except Exception as e:  # ParseError, and whatever else a hostile datagram provokes in the parser
             server.count("dropped_malformed", "undecodable OSC datagram from %s (%d bytes): %s",
                          client_address[0], len(data), f"{type(e).__name__}: {e}"[:200])
-            return []
+            return
+        if len(messages) > MAX_MESSAGES:
+            server.count("dropped_too_large", "OSC packet from %s dropped: %d messages (at most %d)",
+                         client_address[0], len(messages), MAX_MESSAGES)
+            return
         for message in messages:
             try:
                 if not _well_formed(message):
@@ -76,7 +97,6 @@ class _ShowDispatcher(Dispatcher):
             except Exception as e:  # a bug here must cost one message, never the server
                 server.count("handler_errors", "OSC %s from %s failed: %s", str(message.address)[:80],
                              client_address[0], f"{type(e).__name__}: {e}")
-        return []
 
     async def async_call_handlers_for_packet(self, data: bytes, client_address: tuple) -> list:
         return self.call_handlers_for_packet(data, client_address)  # the same path, whichever python-osc calls
@@ -89,7 +109,7 @@ class OscServer:
         self.settings, self.show = settings, show
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
         self.address: tuple[str, int] | None = None  # where we listen, once started
-        self._allow = _networks(settings.allow)
+        self._allow = networks(settings.allow)
         family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET  # what our socket can send to
         self._feedback_host = _resolve(settings.feedback_host, family) if settings.feedback_host else ""
         self._clients: OrderedDict[tuple[str, int], None] = OrderedDict()  # feedback targets, oldest first
@@ -97,6 +117,7 @@ class OscServer:
         if settings.feedback_host and settings.feedback_port:
             self._clients[(self._feedback_host, settings.feedback_port)] = None
         self._logs: dict[str, RateLimitedLog] = {}
+        self._window = (0.0, 0.0)  # (start, seconds worked) of the current pacing window
         self._dispatcher = _ShowDispatcher(self)
         self._dispatcher.set_default_handler(self._on_message, needs_reply_address=True)
         self._loop = asyncio.new_event_loop()
@@ -120,7 +141,7 @@ class OscServer:
             pass  # the kernel's default then; only bursts would notice
         self.address = sock.getsockname()[:2]
         logging.getLogger().addFilter(_QUIET_PYTHON_OSC)  # idempotent: one filter object
-        self.show.add_listener(self._on_change)
+        self.show.on("/", self._on_change)
         self._thread = threading.Thread(target=self._loop.run_forever, name="osc", daemon=True)
         self._thread.start()
         log.info("OSC listening on %s:%d (UDP)", *self.address)
@@ -139,14 +160,7 @@ class OscServer:
     # ---- the OSC thread ---------------------------------------------------------------------------
 
     def allowed(self, host: str) -> bool:
-        if not self._allow:
-            return True
-        try:
-            ip = ipaddress.ip_address(host.split("%")[0])
-        except ValueError:
-            return False
-        ip = getattr(ip, "ipv4_mapped", None) or ip  # ::ffff:192.168.1.5 on a dual-stack socket
-        return any(ip.version == net.version and ip in net for net in self._allow)
+        return allowed(host, self._allow)
 
     def count(self, stat: str, message: str, *args) -> None:
         self.stats[stat] += 1
@@ -154,13 +168,32 @@ class OscServer:
             self._logs[stat] = RateLimitedLog(log)
         self._logs[stat].warning(message, *args)
 
+    def pace(self, seconds: float) -> None:
+        """Count `seconds` of work; past the duty share of this window, sleep to its end. A flood then waits
+        in the kernel's buffer instead of holding the GIL the frame loop needs."""
+        share, length = DUTY
+        now = time.perf_counter()
+        start, worked = self._window
+        if now - start >= length:
+            start, worked = now, 0.0
+        worked += seconds
+        if worked > share * length:
+            self.stats["paced"] += 1
+            time.sleep(max(0.0, start + length - now))
+            start, worked = time.perf_counter(), 0.0
+        self._window = (start, worked)
+
     def _on_message(self, client_address: tuple, address: str, *args: Any) -> None:
         self.stats["received"] += 1
         controls = self.show.controls()
         if PATTERN_CHARACTERS.intersection(address):
             # A pattern sets values; it never fires an action or a command (/show/quit, /record/start,
             # /scene/load...): '/*/*' must not end the show. Those are named exactly.
-            targets = [a for a in _matching(address, controls) if controls[a].access == "rw"]
+            try:
+                targets = [a for a in matching(address, tuple(controls)) if controls[a].access == "rw"]
+            except PatternError as e:
+                self.count("dropped_malformed", "OSC %s from %s dropped: %s", address[:80], client_address[0], e)
+                return
         else:
             targets = [address] if address in controls else []
         if not targets:
@@ -219,16 +252,6 @@ class OscServer:
             self._loop.call_soon_threadsafe(self._send, targets, address, value)
 
 
-def _matching(pattern: str, addresses) -> list[str]:
-    """The addresses an OSC address pattern (*, ?, [a-z], {a,b}) matches, by python-osc's own matching."""
-    table = Dispatcher()
-    for address in addresses:
-        table.map(address, None, address)  # the handler's fixed argument carries the address back
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # re's note on '[[' in a sender's pattern
-        return [handler.args[0] for handler in table.handlers_for_address(pattern)]
-
-
 def _well_formed(message) -> bool:
     """What python-osc's lenient parser lets through but OSC 1.0 says to discard:
     - a type tag it does not know (it skips the tag and reads on, so ',fx' arrives as one float);
@@ -263,14 +286,3 @@ def _resolve(host: str, family: int) -> str:
     except (OSError, UnicodeError) as e:
         raise UserError(f"osc.feedback_host: expected a host name or address that resolves, found {host!r} "
                         f"({e})") from None
-
-
-def _networks(allow: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    networks = []
-    for i, text in enumerate(allow):
-        try:
-            networks.append(ipaddress.ip_network(text, strict=False))
-        except ValueError:
-            raise UserError(f"osc.allow[{i}]: expected a network like '192.168.1.0/24' or an address, "
-                            f"found {text!r}") from None
-    return networks

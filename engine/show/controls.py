@@ -7,10 +7,13 @@ frame. OSCQuery serves the same table, so what is documented, discoverable and a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from engine.postcards.schedulers import SCHEDULERS
+from engine.settings.scenes import CURVES, FEATURES, QUANTISE, REACT_TARGETS, TRIGGER
+from engine.show.tempo import MAX_BPM, MIN_BPM
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,43 @@ def _static() -> list[Control]:
         Control("/display/fullscreen", "b", "1 = fullscreen window"),
         Control("/display/overlay", "b", "1 = on-screen status (fps, queue, scene, OSC port, underruns)"),
         Control("/show/quit", "", "end the show (a service manager may start it again)", access="w"),
+    ] + _tempo() + _features() + _react()
+
+
+def _tempo() -> list[Control]:
+    return [
+        Control("/tempo/bpm", "f", "the tempo in beats a minute", MIN_BPM, MAX_BPM),
+        Control("/tempo/tap", "", "tap the tempo (the beat lands on the tap)", access="w"),
+        Control("/tempo/beat", "f", "beats counted since the show began (or a MIDI start, or Link's origin)",
+                access="r"),
+        Control("/tempo/phase", "f", "where in the bar: 0 up to the quantum", access="r"),
+        Control("/tempo/quantum", "i", "beats in a bar", 1, 16),
+        Control("/tempo/quantise", "s", "postcard and scene changes wait for the next beat or bar",
+                choices=QUANTISE),
+        Control("/tempo/source", "s", "what leads the tempo: show, midi or link", access="r"),
+        Control("/tempo/peers", "i", "Ableton Link peers in the session", access="r"),
+    ]
+
+
+def _features() -> list[Control]:
+    return [Control(f"/audio/{name}", "f", f"the mix's {name} (0..1)", 0.0, 1.0, access="r") for name in FEATURES]
+
+
+def _react() -> list[Control]:
+    controls = []
+    for target, (low, high, _, what) in REACT_TARGETS.items():
+        base = f"/react/{target}"
+        controls += [
+            Control(f"{base}/source", "s", f"the feature of the mix that drives {target} ({what})",
+                    choices=("off",) + FEATURES),
+            Control(f"{base}/low", "f", f"{target} when the feature is 0", low, high),
+            Control(f"{base}/high", "f", f"{target} when the feature is 1", low, high),
+            Control(f"{base}/curve", "s", f"how the feature bends on its way to {target}", choices=CURVES),
+        ]
+    return controls + [
+        Control(f"/react/{TRIGGER}/source", "s", "the feature of the mix that brings the next postcard",
+                choices=("off",) + FEATURES),
+        Control(f"/react/{TRIGGER}/threshold", "f", "the feature's value that brings the next postcard", 0.0, 1.0),
     ]
 
 
@@ -100,8 +140,8 @@ def coerce(control: Control, args: tuple) -> Any:
         if isinstance(value, bool) or (isinstance(value, (int, float)) and value in (0, 1)):
             return bool(value)
         raise CommandError(f"{control.address}: expected 0/1 or true/false, found {value!r}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise CommandError(f"{control.address}: expected a number, found {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise CommandError(f"{control.address}: expected a number, found {value!r}")  # NaN and inf too
     value = int(round(value)) if control.kind == "i" else float(value)
     if (control.low is not None and value < control.low) or (control.high is not None and value > control.high):
         raise CommandError(f"{control.address}: expected {control.low}..{control.high}, found {value}")
