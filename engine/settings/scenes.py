@@ -16,6 +16,28 @@ from engine.settings.schema import SettingsError, build, field, read_toml
 from engine.sound.voices import SYNTH_VOICES
 
 SOURCES = SYNTH_VOICES + ("stable-audio",)
+QUANTISE = ("off", "beat", "bar")
+# What the picture reacts to and what it moves (engine/picture/react.py, docs/music.md).
+FEATURES = ("level", "onset", "low", "mid", "high")
+CURVES = ("linear", "square", "sqrt", "smooth")
+# target: (lowest, highest, value without a mapping, what it does); `next` is a trigger, not a value
+REACT_TARGETS = {
+    "brightness": (0.0, 1.0, 1.0, "picture brightness: 1 as painted, 0 black (the scene's black comes on top)"),
+    "drift": (0.0, 10.0, 1.0, "pace of the slow pan: 1 its usual pace, 0 still"),
+    "zoom": (0.0, 0.5, 0.0, "zoom into the picture: 0 none, 0.5 half again as large"),
+    "progress": (0.0, 10.0, 1.0, "pace of a transition under way: 1 its usual pace, 0 held"),
+}
+TRIGGER = "next"
+
+
+@dataclass(frozen=True)
+class ReactMapping:
+    source: str = field("off", "the feature of the mix that drives the target", choices=("off",) + FEATURES)
+    low: float | None = field(None, "the target's value when the feature is 0 (default: its lowest)")
+    high: float | None = field(None, "the target's value when the feature is 1 (default: its highest)")
+    curve: str = field("linear", "how the feature bends: linear, square (quiet stays quiet), sqrt (quiet "
+                       "moves it), smooth (gentle at both ends)", choices=CURVES)
+    threshold: float = field(0.5, "next: the feature's value that brings the next postcard", min=0.0, max=1.0)
 
 
 @dataclass(frozen=True)
@@ -26,13 +48,17 @@ class VisualSettings:
     hold: float = field(8.0, "seconds a postcard stays before the next one comes in", min=0.1, max=3600.0)
     crossfade: float = field(3.0, "seconds a crossfade takes", min=0.0, max=600.0)
     easing: str = field("smoothstep", "crossfade curve", choices=("linear", "smoothstep", "cosine"))
-    transition: str = field("crossfade", "how a new postcard arrives: crossfade, or reveal (out of noise)",
-                            choices=("crossfade", "reveal"))
+    transition: str = field("crossfade", "how a new postcard arrives: crossfade, reveal (out of noise), or "
+                            "morph (grown out of the one before)", choices=("crossfade", "reveal", "morph"))
+    dream: bool = field(False, "new postcards are dreams of the one before (zoomed, partly re-noised, repainted)")
+    quantise: str = field("off", "postcard and scene changes wait for the next beat or bar", choices=QUANTISE)
     drift: float = field(0.04, "slow zoom/pan over a postcard's life (0 = still)", min=0.0, max=0.5)
     frame: str = field("letterbox", "fit: letterbox (whole postcard), fill (crop to the window), "
                        "postcard (white border and shadow)", choices=("letterbox", "fill", "postcard"))
     black: float = field(0.0, "fade to black (0 = full picture, 1 = black)", min=0.0, max=1.0)
     seed: int = field(-1, "first seed for this scene; -1 = keep counting", min=-1)
+    react: dict[str, ReactMapping] = field({}, "features of the mix mapped onto picture parameters: "
+                                           "[visual.react.TARGET] tables")
 
 
 @dataclass(frozen=True)
@@ -83,9 +109,26 @@ def load_scene(path: Path) -> Scene:
     scene = build(Scene, data, str(path))
     bad = [f"{path}: sound.layers.{n}: expected a name of letters, digits, '-' or '_', found {n!r}"
            for n in scene.sound.layers if not n.replace("-", "").replace("_", "").isalnum()]
+    bad += react_problems(scene.visual.react, f"{path}: visual.react")
     if bad:
         raise SettingsError(bad)
     return replace(scene, name=path.stem)
+
+
+def react_problems(react: dict[str, ReactMapping], where: str) -> list[str]:
+    """A mapping's target must be known and its low/high inside the target's range."""
+    problems = []
+    for target, mapping in react.items():
+        if target not in REACT_TARGETS and target != TRIGGER:
+            problems.append(f"{where}.{target}: expected one of {', '.join([*REACT_TARGETS, TRIGGER])}")
+            continue
+        lowest, highest = REACT_TARGETS.get(target, (0.0, 1.0))[:2]
+        for key in ("low", "high"):
+            value = getattr(mapping, key)
+            if value is not None and not lowest <= value <= highest:
+                problems.append(f"{where}.{target}.{key}: expected a value between {lowest} and {highest}, "
+                                f"found {value}")
+    return problems
 
 
 def scene_path(folder: Path, name: str) -> Path:
