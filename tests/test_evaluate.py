@@ -1,4 +1,4 @@
-"""`postcards evaluate`: SWD against the photos with its yardstick, and the memorization check."""
+"""`postcards evaluate`: colour and SWD against the photos with their yardsticks, and the memorization check."""
 
 from __future__ import annotations
 
@@ -66,8 +66,18 @@ def test_writes_a_report_and_pictures(setup, capsys):
     assert report["memorization"]["near_copies"] == [] and len(report["memorization"]["closest"]) == 12
     assert Image.open(out / "memorization.png").size == (8 * 32, 2 * 32)  # the 8 closest pairs, 4 a row
     assert Image.open(out / "postcards.png").size == (4 * 32, 3 * 32)
+    colour = report["colour"]
+    assert colour["frechet_x1e3"]["postcards_vs_photos"] > colour["frechet_x1e3"]["photos_vs_photos"] > 0
+    assert 0 <= colour["cast_rate"]["postcards"] <= 1 and colour["images_per_side"] == swd["images_per_side"]
     printed = capsys.readouterr().out
     assert "photos vs photos (yardstick)" in printed and "near-copies" in printed
+    assert "colour distance" in printed and "cast rate" in printed
+
+
+def test_a_models_mask_channel_is_left_out_of_the_scores(photos):
+    painted = np.concatenate([photos, np.full(photos.shape[:3] + (1,), 255, np.uint8)], axis=-1)  # RGB + mask
+    with_mask, without = evaluate.evaluate(painted, photos), evaluate.evaluate(photos, photos)
+    assert with_mask["colour"] == without["colour"] and with_mask["swd_x1e3"] == without["swd_x1e3"]
 
 
 def test_adds_its_figures_to_the_model_card(setup):
@@ -81,6 +91,7 @@ def test_adds_its_figures_to_the_model_card(setup):
                  "--card", "--out", str(folder / "e"))
     card = (model / "README.md").read_text()
     assert "## Metrics" in card and "SWD x1e3, dpmsolver++-1" in card and "| 0 of 4 |" in card
+    assert "colour distance x1e3, dpmsolver++-1" in card and "cast rate, dpmsolver++-1" in card
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -43,3 +43,14 @@ def test_provenance_and_the_fifty_postcard_grid_appear_when_given():
     assert "![fifty postcards](grid.png)" in card and "dpmsolver++, 20 steps, seed 0" in card
     assert "## Notes" not in card
     assert render({**FACTS_EXAMPLE, "notes": "Sample it with DDPM."}).endswith("## Notes\n\nSample it with DDPM.\n")
+
+
+def test_the_recipe_channels_step_budget_and_preview_colours_appear_when_trained_with_them():
+    card = render({**FACTS_EXAMPLE, "prediction": "v", "zero_snr": True, "min_snr_gamma": 5.0,
+                   "mean_colour_weight": 4.0, "norm_groups": 8, "channels": 4, "masks": "/masks",
+                   "step_budget": 6000, "preview_colour": {"colour_x1e3": 12.5, "cast_rate": 0.0625}})
+    for fact in ("v-prediction, zero-terminal-SNR betas, trailing timesteps, min-SNR-5, mean-colour term x4, "
+                 "8 GroupNorm groups", "RGB + the animal's mask (masks: /masks)", "6000 steps",
+                 "colour distance x1e3 12.50, cast rate 6%"):
+        assert fact in card, fact
+    assert "| recipe |" not in render(FACTS_EXAMPLE)  # a model from before the recipe: no guesses

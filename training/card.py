@@ -38,6 +38,7 @@ def render(facts: dict) -> str:
         f"| data | {facts['data']} ({facts['images']} images" +
         (f", {facts['skipped']} unreadable skipped" if facts.get("skipped") else "") + ") |",
         f"| preset, resolution | {facts['preset']}, {facts['resolution']} px |",
+        *recipe_rows(facts),
         f"| epochs, steps | {facts['epochs']:.1f} epochs, {facts['steps']} steps of {facts['batch']} x "
         f"{facts['processes']} process(es) = {facts['images_seen']:,} images seen |",
         f"| optimiser | AdamW, lr {facts['lr']:g} ({facts['lr_schedule']}, {facts['warmup_steps']} warm-up steps) |",
@@ -58,10 +59,31 @@ def render(facts: dict) -> str:
     if facts.get("preview"):
         lines += ["## Samples", "", f"{facts['preview_steps']}-step DPM-Solver++ from the EMA weights at step "
                   f"{facts['steps']}:", "", f"![samples]({facts['preview']})", ""]
+        if facts.get("preview_colour"):
+            c = facts["preview_colour"]
+            lines += [f"Their colours against the photos' (a rough figure from a few postcards; "
+                      f"`postcards evaluate` measures it properly): colour distance x1e3 {c['colour_x1e3']:.2f}, "
+                      f"cast rate {c['cast_rate']:.0%}.", ""]
     lines += ["Command:", "", "```", facts["command"], "```", ""]
     if facts.get("notes"):  # what people found out about the model afterwards (how to sample it, say)
         lines += ["## Notes", "", facts["notes"], ""]
     return "\n".join(lines)
+
+
+def recipe_rows(facts: dict) -> list[str]:
+    """The recipe's rows of the training table (models trained before it existed lack them: ε, linear)."""
+    if "prediction" not in facts:
+        return []
+    target = "v-prediction" if facts["prediction"] == "v" else "ε-prediction"
+    schedule = "zero-terminal-SNR betas, trailing timesteps" if facts["zero_snr"] else "linear betas"
+    weights = f"min-SNR-{facts['min_snr_gamma']:g}" if facts["min_snr_gamma"] else "plain MSE"
+    colour = f", mean-colour term x{facts['mean_colour_weight']:g}" if facts["mean_colour_weight"] else ""
+    channels = "RGB + the animal's mask" if facts.get("channels") == 4 else "RGB"
+    rows = [f"| recipe | {target}, {schedule}, {weights}{colour}, {facts['norm_groups']} GroupNorm groups |",
+            f"| channels | {channels}" + (f" (masks: {facts['masks']})" if facts.get("masks") else "") + " |"]
+    if facts.get("step_budget"):
+        rows.append(f"| step budget | {facts['step_budget']} steps (the LR schedule's length) |")
+    return rows
 
 
 def write_card(folder: Path, facts: dict | None = None) -> None:

@@ -1,8 +1,10 @@
-"""Score a model against its training photos: ProGAN's sliced Wasserstein distance, and a memorization check.
+"""Score a model against its training photos: colour, ProGAN's sliced Wasserstein distance, memorization.
 
-SWD (lower is better) compares generated postcards with the photos at every Laplacian-pyramid level; the
-yardstick is the SWD between two random halves of the photos themselves (what "as good as more photos"
-looks like at this set size). The memorization check finds each postcard's nearest photo (correlation of
+Colour (training/colour.py): the Fréchet distance of per-image colour statistics and the cast rate (share
+of postcards whose mean chroma lies outside the photos' 2-98 % range). SWD (lower is better) compares
+generated postcards with the photos at every Laplacian-pyramid level. Each has its yardstick: the same figure
+between two random halves of the photos themselves (what "as good as more photos" looks like at this set
+size). The memorization check finds each postcard's nearest photo (correlation of
 small grey thumbnails, mirrored photos included) and lists the near-copies; memorization.png shows the
 closest pairs side by side. Writes evaluation.json, memorization.png and postcards.png into --out.
 
@@ -90,8 +92,12 @@ def training_photos(pixels, resolution: int) -> np.ndarray:
 
 
 def evaluate(postcards: np.ndarray, photos: np.ndarray, *, seed: int = 0, threshold: float = 0.95) -> dict:
-    """SWD of the postcards and of a half of the photos against the other half; nearest photos of postcards."""
+    """Colour figures and SWD of the postcards and of a half of the photos against the other half; nearest
+    photos of postcards. A model's mask channel, when it paints one, is left out: the photos have none."""
+    from training import colour
     from training.swd import swd
+
+    postcards = np.ascontiguousarray(postcards[..., :3])
 
     order = np.random.default_rng(seed).permutation(len(photos))
     half = len(photos) // 2
@@ -102,6 +108,7 @@ def evaluate(postcards: np.ndarray, photos: np.ndarray, *, seed: int = 0, thresh
     yardstick = swd(first, second, seed)
     levels = {size: float(np.mean([s.levels[size] for s in model_scores])) for size in yardstick.levels}
     return {
+        "colour": colour.compare(postcards, photos, seed=seed).as_dict(),
         "swd_x1e3": {"model_vs_photos": {"levels": levels, "mean": float(np.mean(list(levels.values())))},
                      "photos_vs_photos": {"levels": yardstick.levels, "mean": yardstick.mean},
                      "images_per_side": min(half, len(postcards))},
@@ -171,10 +178,13 @@ def png(image: np.ndarray) -> bytes:
 
 
 def summary(report: dict) -> str:
-    swd = report["swd_x1e3"]
+    colour, swd = report["colour"], report["swd_x1e3"]
     sizes = list(swd["photos_vs_photos"]["levels"])
     head = f"{'SWD x 1e3 (lower is better)':34s}" + "".join(f"{s:>7d}px" for s in sizes) + f"{'mean':>9s}"
-    lines = [head]
+    distance, cast = colour["frechet_x1e3"], colour["cast_rate"]
+    lines = [f"colour distance x 1e3 (lower is better): postcards {distance['postcards_vs_photos']:.2f}, photos vs "
+             f"photos {distance['photos_vs_photos']:.2f} (yardstick)",
+             f"cast rate ({cast['range']}): postcards {cast['postcards']:.0%}, photos {cast['photos']:.0%}", head]
     for label, key in (("postcards vs photos", "model_vs_photos"), ("photos vs photos (yardstick)", "photos_vs_photos")):
         row = swd[key]
         lines.append(f"{label:34s}" + "".join(f"{row['levels'][s]:9.1f}" for s in sizes) + f"{row['mean']:9.1f}")
@@ -191,8 +201,12 @@ def update_card(path: Path, report: dict) -> None:
     from training.card import FACTS, write_card
 
     facts = json.loads((path / FACTS).read_text())
-    swd = report["swd_x1e3"]
+    swd, colour = report["swd_x1e3"], report["colour"]
     facts.setdefault("metrics", {}).update({
+        f"colour distance x1e3, {report['sampler']} (yardstick: photos vs photos)":
+            f"{colour['frechet_x1e3']['postcards_vs_photos']:.2f} ({colour['frechet_x1e3']['photos_vs_photos']:.2f})",
+        f"cast rate, {report['sampler']} (photos)":
+            f"{colour['cast_rate']['postcards']:.0%} ({colour['cast_rate']['photos']:.0%})",
         f"SWD x1e3, {report['sampler']} (yardstick: photos vs photos)":
             f"{swd['model_vs_photos']['mean']:.1f} ({swd['photos_vs_photos']['mean']:.1f})",
         f"near-copies of training photos (thumbnail correlation >= {report['memorization']['threshold']})":
