@@ -71,6 +71,30 @@ def test_loss_falls_and_the_export_loads_and_samples(tmp_path):
     assert (out / "preview.png").is_file() and (out / "previews" / "step-00000050.png").is_file()
 
 
+def make_masks(images: Path, folder: Path) -> Path:
+    """A binary mask per image (same name and size): a small white square, the animal, on black."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(sorted(images.iterdir())):
+        mask = np.zeros((40, 40), dtype=np.uint8)
+        mask[4 + 3 * i:14 + 3 * i, 10:20] = 255
+        Image.fromarray(mask).save(folder / path.name)
+    return folder
+
+
+def test_with_masks_the_model_paints_rgb_and_the_animals_mask(tmp_path):
+    from diffusers import UNet2DModel
+
+    data, out = make_images(tmp_path / "data"), tmp_path / "model"
+    masks = make_masks(data, tmp_path / "masks")
+    assert main(train_args(data, out, "--masks", str(masks), "--max-steps", "3", "--norm-groups", "8")) == 0
+    unet = UNet2DModel.from_pretrained(out / "unet")
+    assert unet.config.in_channels == unet.config.out_channels == 4 and unet.config.norm_num_groups == 8
+    facts = json.loads((out / "training.json").read_text())
+    assert facts["channels"] == 4 and facts["masks"] == str(masks) and facts["steps"] == facts["step_budget"] == 3
+    assert Image.open(out / "preview.png").size == (4 * 32, 2 * 32)  # 4 postcards, each beside its mask
+    assert "RGB + the animal's mask" in (out / "README.md").read_text()
+
+
 def test_sigkill_then_resume_gives_the_same_weights_bit_for_bit(tmp_path):
     data = make_images(tmp_path / "data")
     common = ("--epochs", "12", "--checkpoint-every", "4", "--export-every", "100", "--preview-every", "100")
