@@ -37,7 +37,7 @@ def to_unit(power: float) -> float:
 
 
 class Features:
-    def __init__(self, samplerate: int, attack: float = 0.01, release: float = 0.25):
+    def __init__(self, samplerate: int, attack: float = 0.01, release: float = 0.1):
         self.samplerate = samplerate
         hop_seconds = HOP / samplerate
         # One-pole glide per hop: the share of the way to the new reading a hop covers.

@@ -2,7 +2,8 @@
 
 Postcard i of a call starts from noise drawn by its own CPU generator seeded `seed + i`, and the same
 generators feed a stochastic scheduler's noise (DDPM), so a postcard does not depend on how many were made
-with it, and the same seed on the same device gives the same pixels.
+with it, and the same seed on the same device gives the same pixels. A morph (engine/postcards/morph.py)
+hands in its own starting noise, and a dream a picture to start part of the way down from.
 """
 
 from __future__ import annotations
@@ -24,29 +25,48 @@ def to_uint8(images) -> np.ndarray:
     return images.permute(0, 2, 3, 1).numpy()
 
 
-def sample(unet, scheduler, *, n: int, steps: int, seed: int, device=None,
-           on_step: OnStep | None = None) -> np.ndarray:
-    """`n` postcards as uint8 (n, H, W, 3) from `unet` in `steps` steps of `scheduler` (its state is reset)."""
+def start_noise(unet, n: int, seed: int):
+    """The starting noise of postcards seed..seed+n-1 (float32, on the CPU), as `sample` draws it."""
     import torch
     from diffusers.utils.torch_utils import randn_tensor
+
+    size = unet.config.sample_size
+    size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
+    generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(n)]
+    return randn_tensor((n, unet.config.in_channels, *size), generator=generators, dtype=torch.float32), generators
+
+
+def sample(unet, scheduler, *, n: int, steps: int, seed: int, device=None, on_step: OnStep | None = None,
+           noise=None, image=None, strength: float = 1.0) -> np.ndarray:
+    """`n` postcards as uint8 (n, H, W, 3) from `unet` in `steps` steps of `scheduler` (its state is reset).
+
+    `noise`: starting noise to use instead of the seeds' own (the seeds still drive a stochastic sampler's
+    noise); `image` ((n, 3, H, W) in [-1, 1]) with `strength` < 1: start from that picture noised to
+    `strength` of the way and run only the last `strength` of the steps."""
+    import torch
 
     if n <= 0:
         raise ValueError(f"n: expected at least 1 postcard, found {n}")
     if steps <= 0:
         raise ValueError(f"steps: expected at least 1, found {steps}")
     device = torch.device(device) if device is not None else unet.device
-    size = unet.config.sample_size
-    size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
-    shape = (n, unet.config.in_channels, *size)
-    generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(n)]
+    drawn, generators = start_noise(unet, n, seed)
+    noise = (drawn if noise is None else noise).to(device)
     step_kwargs = {"generator": generators} if "generator" in inspect.signature(scheduler.step).parameters else {}
 
     scheduler.set_timesteps(steps, device=device)
-    # randn_tensor draws each postcard's noise from its own generator on the CPU, then moves it.
-    x = randn_tensor(shape, generator=generators, device=device, dtype=torch.float32) * scheduler.init_noise_sigma
-    total = len(scheduler.timesteps)
+    timesteps = scheduler.timesteps
+    if image is None or strength >= 1.0:
+        x = noise * scheduler.init_noise_sigma
+    else:
+        begin = len(timesteps) - max(1, round(len(timesteps) * strength))
+        timesteps = timesteps[begin:]
+        if hasattr(scheduler, "set_begin_index"):  # multistep solvers count their steps from here
+            scheduler.set_begin_index(begin)
+        x = scheduler.add_noise(image.to(device, torch.float32), noise, timesteps[:1])
+    total = len(timesteps)
     with torch.inference_mode():
-        for i, t in enumerate(scheduler.timesteps):
+        for i, t in enumerate(timesteps):
             model_input = scheduler.scale_model_input(x, t).to(unet.dtype)
             noise_pred = unet(model_input, t).sample.float()  # scheduler maths stays in fp32
             out = scheduler.step(noise_pred, t, x, **step_kwargs)

@@ -15,7 +15,6 @@ import threading
 from collections import deque
 
 MIN_BPM, MAX_BPM = 20.0, 300.0
-QUANTISE = ("off", "beat", "bar")
 EPSILON = 1e-6     # beats: a request made on a boundary (within float error) waits for the next one
 
 
@@ -125,3 +124,54 @@ class MidiClock:
             # Between ticks the beat runs on at the tempo, but never past the next tick's place.
             ahead = min(1.0, (now - ticks[-1]) / seconds)
             return bpm, (self._count + ahead) / self.PPQN
+
+
+class ShowTempo:
+    """The Show's tempo: its clock, steered by the strongest source that speaks (an Ableton Link session,
+    then MIDI clock), else by the show's own /tempo/bpm and taps."""
+
+    PRIORITY = ("link", "midi")
+
+    def __init__(self, bpm: float, quantum: int):
+        self.clock = TempoClock(bpm, quantum)
+        self.taps = TapTempo()
+        self.sources: list[tuple[str, object]] = []   # (name, source): read(now) -> (bpm, beat | None) | None
+        self.leader = "show"
+
+    def add_source(self, name: str, source) -> None:
+        self.sources.append((name, source))
+        self.sources.sort(key=lambda item: self.PRIORITY.index(item[0]))
+
+    def follow(self, now: float) -> None:
+        """Once a frame: take tempo and beat from the first source that has them."""
+        for name, source in self.sources:
+            reading = source.read(now)
+            if reading is None:
+                continue
+            bpm, beat = reading
+            if bpm != self.clock.bpm:
+                self.clock.set_bpm(bpm, now)
+            if beat is not None:
+                self.clock.align(beat, now)
+            self.leader = name
+            return
+        self.leader = "show"
+
+    def set_bpm(self, bpm: float, now: float) -> None:
+        """The performer's tempo; a Link session hears it too, so every peer follows."""
+        self.clock.set_bpm(bpm, now)
+        for _, source in self.sources:
+            if hasattr(source, "set_bpm"):
+                source.set_bpm(bpm)
+
+    def tap(self, now: float) -> float | None:
+        """A tap at `now`: the tempo from the taps so far (None after the first), and the beat on the tap."""
+        bpm = self.taps.tap(now)
+        if bpm is not None:
+            self.set_bpm(bpm, now)
+            self.clock.align(round(self.clock.beat(now)), now)
+        return bpm
+
+    @property
+    def peers(self) -> int:
+        return sum(getattr(source, "peers", 0) for _, source in self.sources)
