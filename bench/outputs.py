@@ -31,7 +31,6 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 from bench.perform import bench_config, percentile
 
@@ -61,8 +60,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def web_settings():
-    return SimpleNamespace(port=free_port(), read_only=[], picture_width=960, picture_fps=15, picture_quality=80)
+def with_web(config):
+    return replace(config, web=replace(config.web, enabled=True, port=free_port(), read_only=[]))
 
 
 class MjpegViewer:
@@ -119,14 +118,14 @@ def frame_part(config, scenes: Path, size: tuple[int, int], block: float, rounds
     import pygame
 
     from engine.control.web import WebFace
-    from engine.perform.performance import Performance
+    from engine.perform.live import Live
     from engine.record.ndi import NdiOutput
 
     config = replace(config, display=replace(config.display, size=size, headless=True, vsync=False))
-    performance = Performance(config, scenes_dir=scenes, audio=False, controllers=False)
+    performance = Live(config, scenes_dir=scenes, audio=False, controllers=False)
     performance.start()
     began = time.monotonic()
-    while not performance.renderer.busy and time.monotonic() - began < 600:  # until the first postcard shows
+    while not performance.performance.renderer.busy and time.monotonic() - began < 600:  # until the first postcard shows
         performance.frame(time.monotonic())
         performance.present()
         time.sleep(1 / FPS)
@@ -136,7 +135,7 @@ def frame_part(config, scenes: Path, size: tuple[int, int], block: float, rounds
     received, stop_receiving = spawn.Value("i", 0), spawn.Event()
     receiver = spawn.Process(target=receive_ndi, args=("Postcards bench", received, stop_receiving), daemon=True)
     receiver.start()
-    face = WebFace(config, performance.show, web_settings())
+    face = WebFace(with_web(config), performance.show)
     face.start()
     viewer = MjpegViewer(face.address[1])
     outputs = {"off": [], "ndi": [ndi], "web": [face], "ndi+web": [ndi, face]}
@@ -183,18 +182,18 @@ def latency_part(config, scenes: Path, tries: int) -> list[float]:
 
     from engine.control.osc import OscServer
     from engine.control.web import WebFace
-    from engine.perform.performance import Performance
+    from engine.perform.live import Live
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from browser import chromium
 
     config = replace(config, display=replace(config.display, size=(1280, 720), headless=True, vsync=False),
                      osc=replace(config.osc, enabled=True, port=free_port()))
-    performance = Performance(config, scenes_dir=scenes, audio=False, controllers=False)
+    performance = Live(config, scenes_dir=scenes, audio=False, controllers=False)
     performance.start()
     osc = OscServer(config.osc, performance.show)
     osc.start()
-    face = WebFace(config, performance.show, web_settings())
+    face = WebFace(with_web(config), performance.show)
     face.start()
     sender = SimpleUDPClient("127.0.0.1", config.osc.port)
     brightness = ("(() => { const img = document.getElementById('picture'); if (!img.naturalWidth) return -1;"

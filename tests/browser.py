@@ -69,12 +69,12 @@ class Page:
 
 
 @contextlib.asynccontextmanager
-async def chromium(width: int = 1280, height: int = 800):
+async def chromium(width: int = 1280, height: int = 800, flags: tuple[str, ...] = ("--mute-audio",)):
     """A fresh headless Chromium with one blank page; yields a Page."""
     binary = chromium_binary()
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
         process = subprocess.Popen(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--mute-audio",
+            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", *flags,
              "--disable-extensions", "--disable-background-networking", "--remote-debugging-port=0",
              f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -16,7 +16,7 @@ from pythonosc.osc_message_builder import build_msg
 from control_helpers import control_config, running_show, wait_for
 from engine.control.listen import MAX_SOCKETS
 from engine.control.osc import OscServer
-from engine.control.oscquery_aio import OscQueryServer
+from engine.control.oscquery import OscQueryServer
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import socket
 import threading
 import time
 from dataclasses import replace
-from types import SimpleNamespace
 
 import aiohttp
 import pytest
@@ -19,13 +18,10 @@ from pythonosc.osc_message_builder import build_msg
 
 from browser import chromium
 from control_helpers import free_port, wait_for
-from engine.control.web import WebFace
-from engine.perform.performance import Performance
+from engine.perform.live import Live
 from engine.settings.config import load_config
 from test_perform import write_config
 
-WEB = dict(read_only=["/show/quit", "/midi/learn", "/record/"], picture_width=320, picture_fps=15,
-           picture_quality=80)
 
 
 @pytest.fixture
@@ -33,21 +29,20 @@ def show(tmp_path, tiny_model):
     osc_port, query_port = free_port(), free_port(socket.SOCK_STREAM)
     config = load_config(write_config(tmp_path, tiny_model, osc=f"enabled = true\nport = {osc_port}"))
     config = replace(config, display=replace(config.display, headless=True, size=(640, 360)),
-                     oscquery=replace(config.oscquery, enabled=True, port=query_port))
-    performance = Performance(config, audio=False)
+                     oscquery=replace(config.oscquery, enabled=True, port=query_port),
+                     web=replace(config.web, enabled=True, port=free_port(socket.SOCK_STREAM), picture_width=320,
+                                 read_only=["/show/quit", "/midi/learn", "/record/"]))
+    performance = Live(config, audio=False)
     performance.start()
-    face = WebFace(config, performance.show, SimpleNamespace(port=free_port(socket.SOCK_STREAM), **WEB))
-    face.start()
     try:
-        yield performance, face
+        yield performance, performance.controllers.web
     finally:
-        face.stop()
         performance.stop()
 
 
 def with_frames(performance, face, scenario) -> None:
     """Run `scenario()` (a coroutine function) on a thread of its own while this thread draws the show's
-    frames (pygame wants the main thread) and hands them to the web face, as the perform loop does."""
+    frames (pygame wants the main thread; the performance hands each to the web face)."""
     failure = []
 
     def run():
@@ -59,9 +54,7 @@ def with_frames(performance, face, scenario) -> None:
     thread = threading.Thread(target=run, name="scenario")
     thread.start()
     while thread.is_alive():
-        now = time.monotonic()
-        surface = performance.frame(now)
-        face.frame(surface, now)
+        performance.frame(time.monotonic())
         performance.present()
         time.sleep(1 / 30)
     thread.join()
@@ -134,8 +127,7 @@ def test_the_picture_comes_as_jpeg_and_mjpeg_and_only_while_watched(show):
     offered = face.handoff.stats["offered"]
     assert wait_for(lambda: face.viewers == 0)
     for _ in range(10):
-        now = time.monotonic()
-        face.frame(performance.frame(now), now)
+        performance.frame(time.monotonic())
         time.sleep(0.07)
     assert face.handoff.stats["offered"] == offered  # nobody watches: no copies
 

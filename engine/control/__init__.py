@@ -1,4 +1,5 @@
-"""The control surface: OSC (with feedback), OSCQuery discovery and MIDI (with learn), all feeding the Show.
+"""The control surface: OSC (with feedback), OSCQuery discovery (with LISTEN), MIDI (with learn) and the web
+face, all feeding the Show.
 
 The perform loop calls `start_controllers(config, show)` once and `.stop()` at the end. Controllers only ever
 `submit()` Commands; what they send back (OSC feedback) comes from Show listeners. See docs/control.md.
@@ -19,10 +20,11 @@ class Controllers:
     osc: object | None = None        # engine.control.osc.OscServer
     oscquery: object | None = None   # engine.control.oscquery.OscQueryServer
     midi: object | None = None       # engine.control.midi.MidiController
+    web: object | None = None        # engine.control.web.WebFace
 
     def __iter__(self):
-        """The running controllers (each has .stop(); OscServer and OscQueryServer have .address)."""
-        return iter([c for c in (self.osc, self.oscquery, self.midi) if c is not None])
+        """The running controllers (each has .stop(); OscServer, OscQueryServer and WebFace have .address)."""
+        return iter([c for c in (self.osc, self.oscquery, self.midi, self.web) if c is not None])
 
     def stop(self) -> None:
         for controller in reversed(list(self)):
@@ -51,6 +53,11 @@ def start_controllers(config: Config, show) -> Controllers:
         if config.midi.enabled:
             controllers.midi = MidiController(config, show)
             controllers.midi.start()
+        if config.web.enabled:
+            from engine.control.web import WebFace
+
+            controllers.web = WebFace(config, show)
+            controllers.web.start()
     except BaseException:
         controllers.stop()
         raise

@@ -1,28 +1,29 @@
-"""OSCQuery (Vidvox's OSCQueryProposal): the address space as JSON over HTTP, so controllers discover it.
+"""OSCQuery (Vidvox's OSCQueryProposal): the address space as JSON over HTTP, and its changes over WebSocket.
 
 `GET /` answers the whole tree, `GET /audio/master` one node, `GET /audio/master?VALUE` one attribute, and
-`GET /?HOST_INFO` where the OSC server listens. Everything is built from the Show's own address table and
-values at the moment of the request, so what is served is what is accepted. Read-only: nothing here changes
-the show.
+`GET /?HOST_INFO` where the OSC server listens. A WebSocket opened on the same port speaks LISTEN/IGNORE
+(engine/control/listen.py): a listened value's changes arrive as OSC binary frames. Everything is built from
+the Show's own address table and values at the moment of the request, so what is served is what is accepted.
+Nothing here changes the show.
 
-Why the standard library's ThreadingHTTPServer: the answers are a few kilobytes of JSON to a handful of
-controllers, GET only; an async web framework would be a dependency and a second event loop for nothing.
+Served by aiohttp (engine/control/webserver.py) on a thread of its own: WebSockets need an event loop, and the
+web face is served the same way.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
-import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
+from aiohttp import web
+
+from engine.control.listen import Listening
+from engine.control.webserver import HttpServer
 from engine.settings.config import Config
+from engine.settings.scenes import scene_names
 from engine.show.controls import Control
-from engine.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +39,24 @@ def _osc_type(control: Control) -> str:
     return {"f": "f", "i": "i", "s": "s", "b": "T", "": "N"}[control.kind]
 
 
-def method_node(control: Control, values: dict[str, Any]) -> dict:
+def method_node(control: Control, values: dict[str, Any], choices: tuple[str, ...] | None = None) -> dict:
     node = {"FULL_PATH": control.address, "DESCRIPTION": control.description, "TYPE": _osc_type(control),
             "ACCESS": ACCESS[control.access]}
     if control.access != "w" and control.address in values:
         node["VALUE"] = [values[control.address]]
-    if control.choices is not None:
-        node["RANGE"] = [{"VALS": list(control.choices)}]
+    choices = control.choices if choices is None else choices
+    if choices is not None:
+        node["RANGE"] = [{"VALS": list(choices)}]
     elif control.low is not None or control.high is not None:
         node["RANGE"] = [{"MIN": control.low, "MAX": control.high}]
     return node
 
 
-def tree(controls: dict[str, Control], values: dict[str, Any]) -> dict:
-    """The whole address space: containers hold CONTENTS, methods their attributes."""
+def tree(controls: dict[str, Control], values: dict[str, Any], choices: dict[str, tuple[str, ...]] | None = None
+         ) -> dict:
+    """The whole address space: containers hold CONTENTS, methods their attributes. `choices`: the values
+    an address takes that its Control cannot know (the scene names /scene/load takes)."""
+    choices = choices or {}
     root = {"FULL_PATH": "/", "DESCRIPTION": NAME, "ACCESS": 0, "CONTENTS": {}}
     for address in sorted(controls):
         node, path = root, ""
@@ -60,8 +65,13 @@ def tree(controls: dict[str, Control], values: dict[str, Any]) -> dict:
             path += "/" + name
             node = node["CONTENTS"].setdefault(name, {
                 "FULL_PATH": path, "DESCRIPTION": CONTAINERS.get(name, name), "ACCESS": 0, "CONTENTS": {}})
-        node["CONTENTS"][leaf] = method_node(controls[address], values)
+        node["CONTENTS"][leaf] = method_node(controls[address], values, choices.get(address))
     return root
+
+
+def show_tree(show) -> dict:
+    """The tree of a Show now, with the scene names as /scene/load's choices."""
+    return tree(show.controls(), show.values(), {"/scene/load": tuple(scene_names(show.scenes_dir))})
 
 
 def find(root: dict, path: str) -> dict | None:
@@ -73,84 +83,39 @@ def find(root: dict, path: str) -> dict | None:
     return node
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: OscQueryServer._HTTPServer
-    protocol_version = "HTTP/1.1"  # keep-alive: clients poll values
-    timeout = 30  # seconds an idle or stalled connection may hold its thread
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        query_server = self.server.owner
-        parts = urlsplit(self.path)
-        path, attribute = unquote(parts.path), parts.query
-        if attribute == "HOST_INFO":
-            return self._json(HTTPStatus.OK, query_server.host_info())
-        node = find(tree(query_server.show.controls(), query_server.show.values()), path)
-        if node is None:
-            return self._json(HTTPStatus.NOT_FOUND, {"error": f"no node at {path[:200]}"})
-        if not attribute:
-            return self._json(HTTPStatus.OK, node)
-        if attribute not in ATTRIBUTES:
-            return self._json(HTTPStatus.BAD_REQUEST, {"error": f"unknown attribute {attribute[:100]}; expected "
-                                                       f"HOST_INFO or one of {', '.join(ATTRIBUTES)}"})
-        if attribute not in node:
-            return self._json(HTTPStatus.NO_CONTENT, None)  # the spec's answer for e.g. VALUE of a write-only
-        return self._json(HTTPStatus.OK, {attribute: node[attribute]})
-
-    def _json(self, status: HTTPStatus, body: Any) -> None:
-        data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        if body is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 (http.server's signature)
-        log.debug("OSCQuery %s: " + format, self.address_string(), *args)
+def is_websocket(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
 class OscQueryServer:
     """Serves the tree on the OSC interface (config.osc.host) at config.oscquery.port."""
 
-    class _HTTPServer(ThreadingHTTPServer):
-        daemon_threads = True
-        owner: OscQueryServer
-
-        def handle_error(self, request, client_address) -> None:
-            log.warning("OSCQuery request from %s failed", client_address[0], exc_info=True)
-
     def __init__(self, config: Config, show, osc_port: int):
         self.config, self.show, self.osc_port = config, show, osc_port
-        self.address: tuple[str, int] | None = None
-        self._http: OscQueryServer._HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self._answer)
+        self._http = HttpServer(app, config.osc.host, config.oscquery.port, allow=config.osc.allow,
+                                key="oscquery.port", what="OSCQuery")
+        self.listening = Listening(show, self._http.call, source="oscquery")
         self._zeroconf = None
         self.service_name: str | None = None  # the zeroconf name, once advertised
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        return self._http.address
 
     def host_info(self) -> dict:
         info = {"NAME": NAME, "OSC_PORT": self.osc_port, "OSC_TRANSPORT": "UDP",
                 "EXTENSIONS": {**{name: True for name in ATTRIBUTES if name not in ("FULL_PATH", "CONTENTS")},
-                               "TAGS": False, "UNIT": False, "CLIPMODE": False, "CRITICAL": False,
-                               "LISTEN": False, "PATH_CHANGED": False}}
+                               "LISTEN": True, "TAGS": False, "UNIT": False, "CLIPMODE": False,
+                               "CRITICAL": False, "PATH_CHANGED": False}}
         if self.config.osc.host not in ("0.0.0.0", "::"):  # without OSC_IP, clients use the HTTP server's address
             info["OSC_IP"] = self.config.osc.host
         return info
 
     def start(self) -> None:
-        host, port = self.config.osc.host, self.config.oscquery.port
-        server_class = self._HTTPServer
-        if ":" in host:
-            server_class = type("_HTTPServer6", (self._HTTPServer,), {"address_family": socket.AF_INET6})
-        try:
-            self._http = server_class((host, port), _Handler)
-        except OSError as e:
-            raise UserError(f"oscquery.port: cannot listen on {host}:{port}: {e.strerror or e}") from None
-        self._http.owner = self
-        self.address = self._http.server_address[:2]
-        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="oscquery", daemon=True)
-        self._thread.start()
-        log.info("OSCQuery on http://%s:%d/", *self.address)
+        self._http.start()
+        self.show.on("/", self.listening.on_change)
         if self.config.oscquery.zeroconf:
             self._advertise()
 
@@ -158,11 +123,30 @@ class OscQueryServer:
         if self._zeroconf is not None:
             self._zeroconf.close()  # unregisters the service too
             self._zeroconf = None
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            self._thread.join(timeout=5)
-            self._http = None
+        if self._http.address is not None:
+            self._http.run(self.listening.close_all()).result(timeout=5)
+        self._http.stop()
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        if request.method != "GET":
+            return web.json_response({"error": f"{request.method[:20]} not served: OSCQuery answers GET"},
+                                     status=HTTPStatus.NOT_IMPLEMENTED)
+        if is_websocket(request):
+            return await self.listening.handle(request)
+        path, attribute = request.path, request.query_string
+        if attribute == "HOST_INFO":
+            return web.json_response(self.host_info())
+        node = find(show_tree(self.show), path)
+        if node is None:
+            return web.json_response({"error": f"no node at {path[:200]}"}, status=HTTPStatus.NOT_FOUND)
+        if not attribute:
+            return web.json_response(node)
+        if attribute not in ATTRIBUTES:
+            return web.json_response({"error": f"unknown attribute {attribute[:100]}; expected HOST_INFO or one "
+                                               f"of {', '.join(ATTRIBUTES)}"}, status=HTTPStatus.BAD_REQUEST)
+        if attribute not in node:
+            return web.Response(status=HTTPStatus.NO_CONTENT)  # the spec's answer for e.g. VALUE of a write-only
+        return web.json_response({attribute: node[attribute]})
 
     def _advertise(self) -> None:
         """Announce _oscjson._tcp over zeroconf; the show runs on without it when it cannot."""

@@ -10,6 +10,7 @@ Host check as OSCQuery (engine/control/webserver.py):
 | `/ws` | LISTEN/IGNORE as OSCQuery's WebSocket; the page sends its changes as OSC binary frames here |
 | `/picture.mjpg` | the live picture as MJPEG (multipart JPEG frames, `[web] picture_fps` a second) |
 | `/picture.jpg` | the latest picture, once |
+| `/offer` | WebRTC (POST an SDP offer): the picture and the sound (engine/control/webrtc.py) |
 
 The picture costs the frame loop one copy of the drawn frame, and only while someone watches: the
 copy goes to an encoder thread (engine/record/handoff.py), which scales it to `picture_width` and makes a
@@ -25,13 +26,18 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from aiohttp import web
 from PIL import Image
 
 from engine.control.listen import Listening
-from engine.control.oscquery_aio import ACCESS, find, show_tree
+from engine.control.oscquery import ACCESS, find, show_tree
+from engine.control.webrtc import WebRtc
 from engine.control.webserver import HttpServer
+from engine.errors import UserError
 from engine.record.handoff import Handoff
+from engine.settings.config import Config
 from engine.show.controls import Control
 
 log = logging.getLogger(__name__)
@@ -42,9 +48,12 @@ BOUNDARY = "postcard"
 
 
 class WebFace:
-    def __init__(self, config, show, settings=None):
-        self.config, self.show = config, show
-        self.settings = settings or config.web
+    def __init__(self, config: Config, show):
+        self.config, self.show, self.settings = config, show, config.web
+        for i, entry in enumerate(self.settings.read_only):
+            if not entry.startswith("/"):
+                raise UserError(f"web.read_only[{i}]: expected an address like '/show/quit' (or '/record/' for "
+                                f"everything under it), found {entry!r}")
         self.stats = {"pictures": 0, "viewers_refused": 0}
         app = web.Application()
         app.router.add_get("/", self._page)
@@ -53,9 +62,11 @@ class WebFace:
         app.router.add_get("/ws", self._websocket)
         app.router.add_get("/picture.mjpg", self._mjpeg)
         app.router.add_get("/picture.jpg", self._still)
+        app.router.add_post("/offer", self._offer)
         self._http = HttpServer(app, config.osc.host, self.settings.port, allow=config.osc.allow, key="web.port",
                                 what="web face")
         self.listening = Listening(show, self._http.call, source="web", writable=self.writable)
+        self.webrtc = WebRtc(config.audio.samplerate)  # the perform loop sets the mix's own rate
         self.handoff = Handoff()
         self.viewers = 0             # MJPEG streams and still requests waiting: frames are copied only then
         self.jpeg: bytes | None = None
@@ -79,7 +90,7 @@ class WebFace:
     def start(self) -> None:
         self._http.start()
         self._http.run(self._make_event()).result(timeout=5)
-        self.show.add_listener(self.listening.on_change)
+        self.show.on("/", self.listening.on_change)
         self._encoder = threading.Thread(target=self._encode_forever, name="web pictures", daemon=True)
         self._encoder.start()
 
@@ -89,13 +100,23 @@ class WebFace:
             self._encoder.join(timeout=5)
         if self._http.address is not None:
             self._http.run(self.listening.close_all()).result(timeout=5)
+            self._http.run(self.webrtc.close_all()).result(timeout=5)
         self._http.stop()
+
+    @property
+    def wants_frames(self) -> bool:
+        return bool(self.viewers or self.webrtc.watching)
 
     def frame(self, surface, now: float) -> None:
         """The frame just drawn (frame loop): copied for the picture while someone watches, at picture_fps."""
-        if self.viewers and now >= self._next_offer:
+        if self.wants_frames and now >= self._next_offer:
             self._next_offer = now + 1.0 / self.settings.picture_fps
             self.handoff.offer(surface, now)
+
+    def audio(self, block, frame_index: int) -> None:
+        """An audio tap: the mix for the WebRTC viewers (their tracks keep at most half a second)."""
+        if self.webrtc.watching:
+            self._http.call(self.webrtc.sound, np.array(block, np.float32))
 
     # ---- the encoder's thread -----------------------------------------------------------------------------
 
@@ -106,19 +127,25 @@ class WebFace:
                 continue
             frame, _ = taken
             try:
-                self._http.call(self._publish, self._encode(frame))
+                image = self._scaled(frame)
+                if self.viewers:
+                    self._http.call(self._publish, self._jpeg(image))
+                if self.webrtc.watching:
+                    self._http.call(self.webrtc.picture, np.asarray(image))
             except Exception as e:  # a picture lost, never the thread
                 log.warning("web picture not encoded: %s: %s", type(e).__name__, e)
             finally:
                 self.handoff.release(frame)
 
-    def _encode(self, frame) -> bytes:
+    def _scaled(self, frame) -> Image.Image:
+        """The frame at picture_width, even sides (video codecs take 4:2:0)."""
         height, width, _ = frame.shape
         image = Image.frombuffer("RGB", (width, height), frame, "raw", self.handoff.order, 0, 1)
-        target = min(self.settings.picture_width, width)
-        if target != width:
-            image = image.resize((target, max(1, round(height * target / width))), Image.BILINEAR,
-                                 reducing_gap=2.0)
+        target = min(self.settings.picture_width, width) & ~1
+        size = (max(2, target), max(2, round(height * target / width) & ~1))
+        return image if size == image.size else image.resize(size, Image.BILINEAR, reducing_gap=2.0)
+
+    def _jpeg(self, image: Image.Image) -> bytes:
         out = io.BytesIO()
         image.save(out, "JPEG", quality=self.settings.picture_quality)
         return out.getvalue()
@@ -159,6 +186,9 @@ class WebFace:
                 node = find(root, address)
                 node["ACCESS"] = ACCESS["r"] if "VALUE" in node else 0  # an action the web may not fire: none
         return web.json_response(root, headers={"Cache-Control": "no-store"})
+
+    async def _offer(self, request: web.Request) -> web.StreamResponse:
+        return await self.webrtc.answer(request)
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         return await self.listening.handle(request)

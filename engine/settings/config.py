@@ -56,6 +56,23 @@ class OscQuerySettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    enabled: bool = field(False, "serve the web face: the live picture and a control surface in a browser")
+    port: int = field(9002, "HTTP port (on the same interface as OSC)", min=1, max=65535)
+    read_only: list[str] = field(["/show/quit", "/midi/learn"],
+                                 "addresses the page shows but may not change; one ending in / covers all under it")
+    picture_width: int = field(960, "width of the page's live picture in pixels", min=64, max=3840)
+    picture_fps: int = field(15, "live pictures a second to the page", min=1, max=60)
+    picture_quality: int = field(80, "JPEG quality of the page's live picture", min=10, max=95)
+
+
+@dataclass(frozen=True)
+class NdiSettings:
+    enabled: bool = field(False, "send the canvas and the mix as an NDI source (needs the `ndi` extra)")
+    name: str = field("Postcards from my Jungle", "the NDI source's name, as receivers list it")
+
+
+@dataclass(frozen=True)
 class MidiMapping:
     address: str = field("", "the control address this drives, e.g. /audio/master")
     cc: int = field(-1, "controller number (0-127); -1 when this maps a note", min=-1, max=127)
@@ -145,9 +162,11 @@ class Config:
     audio: AudioSettings = field(AudioSettings(), "the sound output")
     osc: OscSettings = field(OscSettings(), "OSC control")
     oscquery: OscQuerySettings = field(OscQuerySettings(), "OSCQuery discovery")
+    web: WebSettings = field(WebSettings(), "the web face")
     midi: MidiSettings = field(MidiSettings(), "MIDI control")
     sampler: SamplerSettings = field(SamplerSettings(), "the background postcard sampler")
     recording: RecordingSettings = field(RecordingSettings(), "recording and offline rendering")
+    ndi: NdiSettings = field(NdiSettings(), "NDI output")
     show: ShowSettings = field(ShowSettings(), "what plays")
     paths: PathSettings = field(PathSettings(), "folders")
     logging: LoggingSettings = field(LoggingSettings(), "logs")

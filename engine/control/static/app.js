@@ -63,8 +63,8 @@ function widget(node) {
   if (node.ACCESS === 0) return null;
   if (node.TYPE === "T") return toggle(node, readOnly);
   if (range && range.VALS) return picker(node, readOnly);
-  const span = range ? range.MAX - range.MIN : Infinity;
-  if (node.TYPE === "f" || (node.TYPE === "i" && span <= 10000)) return fader(node, readOnly);
+  const span = range && range.MIN !== undefined && range.MAX !== undefined ? range.MAX - range.MIN : Infinity;
+  if (span < Infinity && (node.TYPE === "f" || (node.TYPE === "i" && span <= 10000))) return fader(node, readOnly);
   return text(node, readOnly);  // free strings, and numbers too wide for a fader (a seed)
 }
 
