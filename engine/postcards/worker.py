@@ -26,6 +26,7 @@ import numpy as np
 
 from engine.logs import RateLimitedLog
 from engine.postcards.maker import PREVIEWS, Postcard, PostcardMaker, Recipe, torch_threads
+from engine.processes.lifeline import end_with_parent
 from engine.processes.shared import SharedArrays
 from engine.processes.supervisor import Supervisor
 
@@ -84,6 +85,7 @@ class SlotPool:
 
 def run_worker(layout: SlotLayout, requests, results, threads: int, device: str) -> None:
     """The worker process: ('recipe', Recipe) | ('job', seed, slots) | ('stop',) in; answers out."""
+    end_with_parent(mp.parent_process().pid)
     # The worker is background work: when cores are short, drawing and the sound go first.
     os.nice(WORKER_NICENESS)
     import torch

@@ -10,7 +10,10 @@ None or its parent goes away.
 from __future__ import annotations
 
 import logging
+import os
 import time
+
+from engine.processes.lifeline import end_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +111,9 @@ class Child:
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(self.preload)
         ours, theirs = ctx.Pipe()
-        process = ctx.Process(target=self.target, name=self.name, daemon=True,
-                              args=(*self.args, theirs, logging.getLogger().getEffectiveLevel()))
+        process = ctx.Process(target=_run, name=self.name, daemon=True,
+                              args=(self.target, os.getpid(), *self.args, theirs,
+                                    logging.getLogger().getEffectiveLevel()))
         process.start()
         theirs.close()
         self._close_conn()
@@ -122,3 +126,9 @@ class Child:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+
+
+def _run(target, show: int, *args) -> None:
+    """A child's first step: die with the fork server, which ends when the show does (even by kill -9)."""
+    end_with_parent(show)
+    target(*args)

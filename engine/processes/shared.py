@@ -5,14 +5,34 @@ the postcards are painted in a fourth. What they share (the rings of sound, the 
 player's counters, the recorder's tap, the postcards' picture slots) lives in blocks like this one, laid
 out by a dict {name: (shape, dtype)} that both sides build the same way. `local=True` gives the same
 arrays in plain memory, for offline rendering and tests.
+
+A block is a file in /dev/shm named `postcards-<pid of its creator>-<n>`, mapped by each side, and removed
+by its creator when done. The name says whose it is, so a show that died without cleaning up (kill -9, the
+OOM killer) leaves nothing for long: the first block the next show creates removes every block whose
+creator is gone (`clean_leftovers`). multiprocessing's SharedMemory is not used: it registers each block
+with a resource tracker process, which dies with the group it belongs to and then cleans up nothing.
 """
 
 from __future__ import annotations
 
-from multiprocessing import shared_memory
+import itertools
+import logging
+import mmap
+import os
+import re
+from pathlib import Path
+
 import numpy as np
 
+log = logging.getLogger(__name__)
+
 ALIGN = 64  # each array starts on its own cache line: the two processes write different arrays
+SHM = Path("/dev/shm")
+PREFIX = "postcards-"
+_OURS = re.compile(re.escape(PREFIX) + r"(\d+)-\d+$")
+_SEMAPHORE = re.compile(r"sem\.mp-\w+$")  # multiprocessing's named semaphores (its queues' locks)
+_counter = itertools.count()
+_cleaned = False
 
 
 def _offsets(layout: dict) -> tuple[dict, int]:
@@ -28,16 +48,19 @@ class SharedArrays:
         """Create the block (name=None), attach to an existing one by name, or (local) use plain memory.
         A fresh block is zeroed (by the operating system, as any new shared memory)."""
         offsets, size = _offsets(layout)
-        self.shm = None
-        if local:
-            buffer = bytearray(size)
-        else:
-            # An attaching process started by the show (fork server or spawn) shares its resource tracker, so
-            # attaching registers nothing new and the owner's unlink() is the one clean-up.
-            self.shm = shared_memory.SharedMemory(name=name, create=name is None, size=size if name is None else 0)
-            buffer = self.shm.buf
+        self._map = None
         self.owner = name is None
-        self.name = self.shm.name if self.shm is not None else None
+        if local:
+            buffer, self.name = bytearray(size), None
+        else:
+            self.name = _create(size) if name is None else name
+            fd = os.open(SHM / self.name, os.O_RDWR)
+            try:
+                if os.fstat(fd).st_size < size:
+                    raise ValueError(f"shared block {self.name}: {os.fstat(fd).st_size} bytes, expected {size}")
+                self._map = buffer = mmap.mmap(fd, size)
+            finally:
+                os.close(fd)
         self.layout = layout
         for key, (shape, dtype) in layout.items():
             setattr(self, key, np.ndarray(shape, dtype, buffer, offsets[key]))
@@ -45,12 +68,95 @@ class SharedArrays:
     def close(self) -> None:
         for key in self.layout:
             setattr(self, key, None)
-        if self.shm is None:
+        if self.name is None:
             return
         try:
-            self.shm.close()
+            self._map.close()
         except BufferError:  # a view is still held somewhere: the mapping goes when that does
             pass
         if self.owner:
-            self.shm.unlink()
-        self.shm = None
+            _unlink(self.name)
+        self.name = self._map = None
+
+
+def _create(size: int) -> str:
+    global _cleaned
+    if not _cleaned:
+        _cleaned = True
+        clean_leftovers()
+    while True:
+        name = f"{PREFIX}{os.getpid()}-{next(_counter)}"
+        try:
+            fd = os.open(SHM / name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # left by an earlier process that had our pid: ours to remove
+            _unlink(name)
+            continue
+        try:
+            os.ftruncate(fd, size)
+        finally:
+            os.close(fd)
+        return name
+
+
+def _unlink(name: str) -> None:
+    try:
+        os.unlink(SHM / name)
+    except FileNotFoundError:
+        pass
+
+
+def clean_leftovers() -> list[str]:
+    """Remove the blocks of shows that are gone, and multiprocessing semaphores no live process holds (its
+    queues' locks; a group killed with its resource tracker leaves them). Returns the names removed."""
+    try:
+        names = os.listdir(SHM)
+    except OSError:
+        return []
+    removed = []
+    held = None
+    for name in names:
+        ours = _OURS.match(name)
+        if ours:
+            if _alive(int(ours.group(1))):
+                continue
+        elif _SEMAPHORE.match(name) and _mine(name):
+            held = _mapped() if held is None else held
+            if str(SHM / name) in held:
+                continue
+        else:
+            continue
+        _unlink(name)
+        removed.append(name)
+    if removed:
+        log.info("removed %d shared-memory leftovers of a show that ended without cleaning up: %s",
+                 len(removed), ", ".join(removed[:5]) + (" ..." if len(removed) > 5 else ""))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: not ours to judge
+    return True
+
+
+def _mine(name: str) -> bool:
+    try:
+        return os.stat(SHM / name).st_uid == os.getuid()  # our user's processes are the ones we can see
+    except OSError:
+        return False
+
+
+def _mapped() -> set[str]:
+    """Every file in /dev/shm that some live process has mapped (a semaphore in use is always mapped)."""
+    paths = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/maps") as maps:
+                paths.update(line.split(None, 5)[5].strip() for line in maps if str(SHM) in line)
+        except (OSError, IndexError):
+            continue
+    return paths
