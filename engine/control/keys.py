@@ -12,7 +12,8 @@ import pygame
 
 from engine.show.controls import Command
 
-ACTIONS = {pygame.K_SPACE: "/visual/next", pygame.K_s: "/scene/next", pygame.K_ESCAPE: "/show/quit"}
+ACTIONS = {pygame.K_SPACE: "/visual/next", pygame.K_s: "/scene/next", pygame.K_ESCAPE: "/show/quit",
+           pygame.K_t: "/tempo/tap"}
 TOGGLES = {pygame.K_f: "/display/fullscreen", pygame.K_m: "/audio/mute", pygame.K_o: "/display/overlay"}
 
 
@@ -29,6 +30,8 @@ def command_for(event: pygame.event.Event, values: dict[str, Any]) -> Command | 
         return Command(address, (not values.get(address, False),), "key")
     if event.key == pygame.K_r:
         return Command("/record/stop" if values.get("/record/active") else "/record/start", (), "key")
+    if event.key == pygame.K_a:
+        return Command("/visual/retrace", (0.0 if values.get("/visual/retrace", 0.0) > 0 else 1.0,), "key")
     return None
 
 
