@@ -107,6 +107,15 @@ class WebFace:
     def wants_frames(self) -> bool:
         return bool(self.viewers or self.webrtc.watching)
 
+    @property
+    def samplerate(self) -> int:
+        return self.webrtc.samplerate
+
+    @samplerate.setter
+    def samplerate(self, rate: int) -> None:
+        """The mix's own rate (the sound card's), set before the audio tap starts."""
+        self.webrtc.samplerate = rate
+
     def frame(self, surface, now: float) -> None:
         """The frame just drawn (frame loop): copied for the picture while someone watches, at picture_fps."""
         if self.wants_frames and now >= self._next_offer:

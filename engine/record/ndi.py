@@ -47,6 +47,8 @@ class NdiOutput:
         self._size: tuple[int, int] | None = None
         self._thread: threading.Thread | None = None
 
+    wants_frames = True  # every frame the show draws goes out (the web face's picture only while watched)
+
     @property
     def frames_dropped(self) -> int:
         return self.handoff.stats["dropped"]
