@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.control          # the figures in docs/benchmarks.md (## Control)
 
 1. Latency: a sender thread sends /visual/black (a new value each time, at random moments, --messages in
-   all) over UDP on loopback to the real OSC server; the main thread runs frames like engine.perform's live
-   loop: show.update(now), engine.render.Renderer draws a 1280x720 frame with the show's black level,
+   all) over UDP on loopback to the real OSC server; the main thread runs frames like engine.perform.performance's live
+   loop: show.update(now), engine.picture.compositor.Renderer draws a 1280x720 frame with the show's black level,
    display.flip() (SDL's dummy video driver), pygame's Clock.tick(--fps). Per message: send -> handed to the
    Show (the OSC thread's part), send -> applied (the frame's update), send -> drawn (that frame's draw and
    flip finished; the centre pixel is checked to carry the new level). Goal: p99 of send -> drawn <= one
@@ -75,7 +75,7 @@ class Probe:
             submit(command)
 
         show.submit = timed_submit
-        show.add_listener(self._on_change)
+        show.on("/", self._on_change)
 
     def _on_change(self, address, value, source) -> None:
         if address == self.address and source.startswith("osc"):
@@ -158,7 +158,7 @@ def show_with_frames(config, address: str, source: str):
     `address` from controllers whose source starts with `source`."""
     show = Show(config, scene="dawn")
     applied = []
-    show.add_listener(lambda a, v, s: applied.append(v) if a == address and s.startswith(source) else None)
+    show.on(address, lambda a, v, s: applied.append(v) if a == address and s.startswith(source) else None)
     controllers = start_controllers(config, show)
     stop = threading.Event()
 

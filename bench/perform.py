@@ -94,13 +94,13 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
 
     from engine.show.controls import Command
     from engine.perform.live import open_files, rss_mib
-    from engine.perform.performance import Performance
+    from engine.perform.live import Live
 
     if x11:
         os.environ["SDL_VIDEODRIVER"] = "x11"
     config = replace(config, display=replace(config.display, size=size, headless=not x11, vsync=False,
                                              renderer=renderer))
-    performance = Performance(config, scenes_dir=scenes, audio=False, controllers=False)
+    performance = Live(config, scenes_dir=scenes, audio=False, controllers=False)
     began = time.monotonic()
     performance.start()
     sampler = performance.sampler
@@ -108,7 +108,7 @@ def frame_part(config, scenes: Path, size: tuple[int, int], seconds: float, x11:
     while cold is None and time.monotonic() - began < 600:  # until the first postcard shows
         performance.frame(time.monotonic())
         performance.present()
-        if performance.renderer.busy:
+        if performance.performance.renderer.busy:
             cold = time.monotonic() - began
         time.sleep(1 / FPS)
     if cold is None:

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.record                        # the figures in docs/benchmarks.md (## Recording)
     .venv/bin/python -m bench.record --seconds 10 --live-seconds 10 --rounds 1   # a quick look
 
-1. Offline: the loop of `postcards render` (engine.record.offline.render_show) on the dawn scene (hold 8 s,
+1. Offline: the loop of `postcards render` (engine.perform.offline.render_show) on the dawn scene (hold 8 s,
    crossfade 3 s, drift, letterbox, its three synth layers) for --seconds of show at 720p30 and 1080p30,
    with the configured libx264 preset and with ultrafast, --repeats times each (interleaved): speed as show
    seconds per wall second (x real time; median), and the share of drawing (postcards painted inline
@@ -84,7 +84,7 @@ def offline(config, scenes: Path, folder: Path, seconds: float, repeats: int) ->
 
 
 def live(config, scenes: Path, folder: Path, seconds: float, rounds: int) -> dict[str, dict]:
-    from engine.perform.performance import Performance
+    from engine.perform.live import Live
     from engine.record import writer
 
     config = replace(config, display=replace(config.display, size=(1280, 720), headless=True),
@@ -96,27 +96,27 @@ def live(config, scenes: Path, folder: Path, seconds: float, rounds: int) -> dic
     times: dict[str, list[float]] = {label: [] for label in niceness}
     dropped = dict.fromkeys(niceness, 0)
     recorded = dict.fromkeys(niceness, 0)
-    performance = Performance(config, "dawn", scenes_dir=scenes, audio=False, controllers=False)
+    performance = Live(config, "dawn", scenes_dir=scenes, audio=False, controllers=False)
     performance.start()
     try:
         began = time.monotonic()
         while performance.show.shown_at is None and time.monotonic() - began < 120:
-            performance.run_live(1.0)  # until the sampler worker has loaded its model and painted
-        performance.run_live(2.0)
+            performance.run(1.0)  # until the sampler worker has loaded its model and painted
+        performance.run(2.0)
         for i in range(rounds):
             for label, nice in niceness.items():
                 if nice is not None:
                     writer.WRITER_NICE = nice
                     performance.record(folder / f"live-{i}-{nice}.mp4")
-                performance.frame_times.clear()
-                performance.run_live(seconds)
-                times[label].extend(performance.frame_times)
+                performance.performance.frame_times.clear()
+                performance.run(seconds)
+                times[label].extend(performance.performance.frame_times)
                 recorder = performance.recording.recorder
                 if recorder is not None:
                     dropped[label] += recorder.dropped
                     recorded[label] += recorder.frames
                     performance.recording.stop()
-                print(f"  live round {i + 1} {label}: {len(performance.frame_times)} frames", flush=True)
+                print(f"  live round {i + 1} {label}: {len(performance.performance.frame_times)} frames", flush=True)
     finally:
         writer.WRITER_NICE = niceness["recording 720p30"]
         performance.stop()

@@ -107,12 +107,12 @@ def test_mute_fades_to_silence_and_a_scene_change_crossfades(engine):
     audio.add_tap(heard)
     audio.start()
     time.sleep(1.5)
-    audio.apply("/audio/mute", True)
+    audio.board.set_mute(True)
     time.sleep(0.3)
     mark = len(heard.blocks)
     time.sleep(0.3)
     assert max(heard.levels_since(mark)) == 0.0       # silence after the 50 ms ramp
-    audio.apply("/audio/mute", False)
+    audio.board.set_mute(False)
     time.sleep(0.5)
     mark = len(heard.blocks)
     audio.set_scene(load_scene(SCENES / "rain.toml"))  # rain: its own rustle, fading in over 6 s

@@ -59,7 +59,7 @@ def test_a_gain_change_is_a_ramp_not_a_step():
     layer = LayerSettings(source="rustle", gain=0.2, density=3.0)
     quiet, moved = (OfflineAudio(Config(), scene(leaves=layer), RATE, seed=2) for _ in range(2))
     ref, out = quiet.render(RATE // 2), moved.render(RATE // 2)
-    moved.apply("/audio/layer/leaves/gain", 0.4)
+    moved.board.set_layer("leaves", "gain", 0.4)
     ref, out = quiet.render(RATE // 4), moved.render(RATE // 4)
     heard = np.abs(ref[:, 0]) > 1e-3
     gain = out[heard, 0] / ref[heard, 0] * 0.2           # the gain curve the change drew
@@ -89,12 +89,12 @@ def test_mute_silences_and_bad_addresses_say_what_was_expected():
 
     audio = OfflineAudio(Config(), load_scene(SCENES / "rain.toml"), RATE, seed=5)
     audio.render(RATE)
-    audio.apply("/audio/mute", True)
+    audio.board.set_mute(True)
     audio.render(RATE // 10)
     assert not audio.render(1024).any()
     with pytest.raises(CommandError, match="no layer 'owl'"):
-        audio.apply("/audio/layer/owl/gain", 0.5)
-    audio.apply("/audio/layer/frogs/density", 3.0)
+        audio.board.set_layer("owl", "gain", 0.5)
+    audio.board.set_layer("frogs", "density", 3.0)
     assert audio.board.host.sources[audio.board.layers["frogs"].slot].density == 3.0
 
 
@@ -103,3 +103,25 @@ def test_stable_audio_layers_render_offline_with_the_stand_in(caplog):
     audio = OfflineAudio(Config(), scene(bed=LayerSettings(source="stable-audio", gain=0.5)), RATE, seed=6)
     assert np.abs(audio.render(RATE)).max() > 0
     assert "stands in" in caplog.text
+
+
+def test_the_show_routes_its_changes_to_the_mix_once(tmp_path):
+    from engine.mix.board import follow
+    from engine.show.controls import Command
+    from engine.show.state import Show
+
+    (tmp_path / "one.toml").write_text('[sound.layers.frogs]\nsource = "frogs"\ngain = 0.3\n')
+    (tmp_path / "two.toml").write_text('[sound]\nfade = 0.0\n[sound.layers.owls]\nsource = "owls"\n')
+    show = Show(Config(), tmp_path, "one")
+    audio = OfflineAudio(Config(), show.scene, RATE, seed=6)
+    follow(show, audio)
+    for address, value in (("/audio/layer/frogs/gain", 0.9), ("/audio/layer/frogs/density", 2.0),
+                           ("/audio/master", 1.2), ("/audio/mute", True)):
+        show.submit(Command(address, (value,), "test"))
+    show.update(0.0)
+    frogs = audio.board.layers["frogs"]
+    assert (frogs.gain, frogs.density, audio.board.master, audio.board.muted) == (0.9, 2.0, 1.2, True)
+    assert audio.board.host.sources[frogs.slot].density == 2.0
+    show.submit(Command("/scene/load", ("two",), "test"))
+    show.update(0.0)
+    assert set(audio.board.layers) == {"owls"}

@@ -20,7 +20,8 @@ import pytest
 
 from engine.cli import main
 from engine.settings.config import load_config
-from engine.perform.performance import Performance
+from engine.perform.live import Live
+from engine.perform.offline import offline
 
 WAIT = 120.0  # seconds: the sampler worker imports torch and diffusers first, on a busy 2-core machine
 
@@ -50,24 +51,25 @@ def digest(surface) -> str:
     return hashlib.sha1(pygame.image.tobytes(surface, "RGB")).hexdigest()
 
 
-def play(performance: Performance, seconds: float, until_postcards: int = 3) -> list[str]:
+def play(live: Live, seconds: float, until_postcards: int = 3) -> list[str]:
     """Frames on the real clock until `until_postcards` were shown and `seconds` passed since the first."""
     frames, start, shown, first = [], time.monotonic(), 0, None
+    renderer = live.performance.renderer
     while time.monotonic() - start < WAIT:
         now = time.monotonic()
-        before = performance.renderer.incoming
-        surface = performance.frame(now)
+        before = renderer.incoming
+        surface = live.frame(now)
         if surface is None:  # the sdl2 renderer: the frame is on the graphics card
-            surface = performance.canvas.to_surface()
-        shown += performance.renderer.incoming is not None and performance.renderer.incoming is not before
+            surface = live.window.canvas.to_surface()
+        shown += renderer.incoming is not None and renderer.incoming is not before
         if shown:  # from the first postcard on (before it, the screen is black while the worker starts)
             frames.append(digest(surface))
-        performance.present()
+        live.present()
         first = first if first is not None or not shown else now
         if shown >= until_postcards and now - first >= seconds:
             break
         time.sleep(1 / 30)
-    assert shown >= until_postcards, f"{shown} postcards shown in {WAIT} s; sampler {performance.sampler.stats}"
+    assert shown >= until_postcards, f"{shown} postcards shown in {WAIT} s; sampler {live.sampler.stats}"
     return frames
 
 
@@ -81,34 +83,30 @@ def test_the_show_runs_and_frames_change_and_obeys_osc(tmp_path, tiny_model, mon
         monkeypatch.setenv("SDL_VIDEODRIVER", "x11")
     else:
         config = replace(config, display=replace(config.display, headless=True))
-    performance = Performance(config, audio=False)
-    performance.start()
+    live = Live(config, audio=False)
+    live.start()
     try:
         assert pygame.display.get_driver() == driver
-        performance.show.report("/display/overlay", True)
-        frames = play(performance, 2.0)
+        live.show.report("/display/overlay", True)
+        frames = play(live, 2.0)
         assert len(set(frames)) > len(frames) // 3  # crossfades and drift: most frames differ
-        assert performance.sampler.stats["made"] >= 3
-        assert any(f"OSC 127.0.0.1:{port}" in line for line in performance.status_lines())
+        assert live.sampler.stats["made"] >= 3
+        assert any(f"OSC 127.0.0.1:{port}" in line for line in live.performance.status_lines())
         from pythonosc.udp_client import SimpleUDPClient
         SimpleUDPClient("127.0.0.1", port).send_message("/scene/load", "still")
         end = time.monotonic() + 10
-        while performance.show.scene.name != "still" and time.monotonic() < end:
-            performance.frame(time.monotonic())
+        while live.show.scene.name != "still" and time.monotonic() < end:
+            live.frame(time.monotonic())
             time.sleep(0.02)
-        assert performance.show.scene.name == "still"
-        assert performance.sampler.recipe.steps == 3  # the sampler follows the new scene
+        assert live.show.scene.name == "still"
+        assert live.sampler.recipe.steps == 3  # the sampler follows the new scene
     finally:
-        performance.stop()
+        live.stop()
 
 
 def render_offline(config, seed, frames=24, fps=8):
-    performance = Performance(config, offline=True, size=(96, 54), seed=seed)
-    performance.start()
-    try:
+    with offline(config, size=(96, 54), seed=seed) as performance:
         return [digest(performance.frame(i / fps)) for i in range(frames)]
-    finally:
-        performance.stop()
 
 
 def test_offline_frames_are_the_same_for_the_same_seed(tmp_path, tiny_model):
@@ -179,15 +177,15 @@ def test_bad_inputs_are_clear_errors(tmp_path, tiny_model, capsys):
 def test_the_full_show_plays_sound_without_underruns(tmp_path, tiny_model, caplog):
     config = load_config(write_config(tmp_path, tiny_model, audio='device = "JACK"\nblocksize = 512'))
     config = replace(config, display=replace(config.display, headless=True))
-    performance = Performance(config, controllers=False)
-    performance.start()
+    live = Live(config, controllers=False)
+    live.start()
     try:
-        assert performance.audio.stats["underruns"] == 0  # the sound starts after everything heavy
-        play(performance, 0.0, until_postcards=2)  # the worker is up and painting: the busy steady state
-        before = performance.audio.stats
-        play(performance, 5.0, until_postcards=1)
-        after = performance.audio.stats
+        assert live.audio.stats["underruns"] == 0  # the sound starts after everything heavy
+        play(live, 0.0, until_postcards=2)  # the worker is up and painting: the busy steady state
+        before = live.audio.stats
+        play(live, 5.0, until_postcards=1)
+        after = live.audio.stats
     finally:
-        performance.stop()
+        live.stop()
     assert after["callbacks"] - before["callbacks"] > 5.0 * 48000 / 512 * 0.9  # paced like hardware
     assert after["underruns"] == before["underruns"], (before, after)

@@ -62,7 +62,7 @@ def test_start_and_stop_from_commands_make_a_synced_file(config, tmp_path):
     clock = Clock()
     show = Show(config, PROJECT_ROOT / "scenes", "dawn")
     live = LiveRecording(config, RATE, clock, show.report)
-    show.add_listener(live.on_change)
+    live.follow(show)
     perform(show, live, clock, 0.5)  # not recording yet
     show.submit(Command("/record/start", (), "test"))
     perform(show, live, clock, 2.0, flash_at=101.5)
@@ -85,7 +85,7 @@ def test_an_unwritable_folder_leaves_the_show_playing(config, tmp_path, caplog):
     clock = Clock()
     show = Show(config, PROJECT_ROOT / "scenes", "dawn")
     live = LiveRecording(config, RATE, clock, show.report)
-    show.add_listener(live.on_change)
+    live.follow(show)
     show.submit(Command("/record/start", (), "test"))
     perform(show, live, clock, 0.2)
     live.close()

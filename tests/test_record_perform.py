@@ -49,32 +49,32 @@ def project(tmp_path, tiny_model) -> Path:
     return tmp_path
 
 
-def play(performance, seconds: float) -> None:
-    """Frames on the real clock at about 60 fps, as `run_live` draws them."""
+def play(live, seconds: float) -> None:
+    """Frames on the real clock at about 60 fps, as `Live.run` draws them."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        performance.frame(time.monotonic())
+        live.frame(time.monotonic())
         time.sleep(1 / 60)
 
 
 def test_key_r_starts_and_stops_a_recording(project):
     import pygame
 
-    from engine.perform.performance import Performance
+    from engine.perform.live import Live
 
     press_r = pygame.event.Event(pygame.KEYDOWN, key=pygame.K_r)
-    performance = Performance(load_config(project / "config.toml"), "tiny", audio=False, controllers=False)
-    performance.start()
+    live = Live(load_config(project / "config.toml"), "tiny", audio=False, controllers=False)
+    live.start()
     try:
-        play(performance, 0.2)
+        play(live, 0.2)
         pygame.event.post(press_r)
-        play(performance, 1.0)
-        assert performance.show.get("/record/active") is True
+        play(live, 1.0)
+        assert live.show.get("/record/active") is True
         pygame.event.post(press_r)
-        play(performance, 0.3)
-        assert performance.show.get("/record/active") is False
+        play(live, 0.3)
+        assert live.show.get("/record/active") is False
     finally:
-        performance.stop()
+        live.stop()
     (path,) = (project / "recordings").glob("postcards-*.mp4")
     found = streams(path)
     assert found["video"][0] == "h264" and abs(found["video"][1] - 1.0) < 0.2

@@ -40,17 +40,22 @@ def config():
     return replace(config, sampler=replace(config.sampler, queue=2, device="cpu"))
 
 
-@pytest.fixture(scope="module")
-def client(config):
+RECIPE = ("dpmsolver++", 5)
+
+
+@pytest.fixture
+def client(config, tiny_model):
+    """A worker of its own for each test, already told what to paint: a test that ran before leaves it no
+    recipe to rely on (run alone, the restart test used to wait for postcards nobody had asked for)."""
     seeds = iter(range(1000, 10**6))
     client = SamplerClient(config, lambda: next(seeds), side=32, min_delay=0.1)
+    client.configure(Recipe(str(tiny_model), *RECIPE))
     yield client
     client.close()
 
 
 def test_postcards_arrive_with_previews_and_match_inline_sampling(client, config, tiny_model):
-    recipe = Recipe(str(tiny_model), "dpmsolver++", 5)
-    client.configure(recipe)
+    recipe = Recipe(str(tiny_model), *RECIPE)
     first, second = wait_for(client, 2)
     assert (first.seed, second.seed) == (1000, 1001)
     assert first.image.shape == (32, 32, 3) and first.image.dtype == np.uint8

@@ -30,7 +30,7 @@ def show(scenes):
 
 def listen(show):
     heard = []
-    show.add_listener(lambda address, value, source: heard.append((address, value, source)))
+    show.on("/", lambda address, value, source: heard.append((address, value, source)))
     return heard
 
 
@@ -47,6 +47,7 @@ def test_commands_apply_on_update_and_reach_listeners(show):
 @pytest.mark.parametrize("address, args", [
     ("/nowhere", ()), ("/visual/black", (5.0,)), ("/visual/hold", ("long",)), ("/scene/name", ("x",)),
     ("/scene/load", ("../config",)), ("/scene/load", ("missing",)), ("/sampler/scheduler", ("dpm",)),
+    ("/audio/volume", (1.0,)), ("/audio/layer/birds/pan", (1.0,)), ("/audio/layer/toads/gain", (1.0,)),
 ])
 def test_bad_commands_are_counted_and_logged_never_raised(show, address, args, caplog):
     before = show.values()
@@ -56,6 +57,25 @@ def test_bad_commands_are_counted_and_logged_never_raised(show, address, args, c
     assert show.stats == {**show.stats, "rejected": 1, "applied": 0}
     assert show.values() == before and show.scene.name == "dawn"
     assert address in caplog.text
+
+
+def test_a_layer_the_scene_does_not_have_is_named_with_those_it_has(show, caplog):
+    with caplog.at_level(logging.WARNING):
+        show.submit(Command("/audio/layer/toads/gain", (1.0,), "osc b"))
+        show.update(0.0)
+    assert f"no layer 'toads' in this scene (layers: {', '.join(show.scene.sound.layers)})" in caplog.text
+
+
+def test_listeners_hear_only_the_addresses_they_subscribed_to_once_each(show):
+    heard = {prefix: [] for prefix in ("/", "/audio/", "/audio/master", "/visual/")}
+    for prefix, got in heard.items():
+        show.on(prefix, lambda address, value, source, got=got: got.append((address, value)))
+    show.submit(Command("/audio/master", (0.5,), "osc a"))
+    show.submit(Command("/visual/black", (0.25,), "osc a"))
+    show.update(0.0)
+    assert heard["/"] == [("/audio/master", 0.5), ("/visual/black", 0.25)]
+    assert heard["/audio/"] == heard["/audio/master"] == [("/audio/master", 0.5)]
+    assert heard["/visual/"] == [("/visual/black", 0.25)]
 
 
 def test_submit_from_many_threads_loses_nothing(show):
@@ -103,7 +123,7 @@ def test_state_reannounces_every_value_to_the_asker(show):
 
 
 def test_a_failing_listener_is_logged_and_the_others_still_hear(show, caplog):
-    show.add_listener(lambda *a: 1 / 0)
+    show.on("/", lambda *a: 1 / 0)
     heard = listen(show)
     with caplog.at_level(logging.WARNING):
         show.submit(Command("/visual/next"))

@@ -72,19 +72,19 @@ def run(args: argparse.Namespace) -> int:
                 print("No sound output here either: the synth plays into the recording only")
     if args.display is not None and args.display < 0:
         raise UserError(f"--display: expected a monitor number 0 or more, found {args.display}")
-    from engine.perform.performance import Performance
+    from engine.perform.live import Live
 
-    performance = Performance(config, scene=args.scene, record_audio=args.record_audio)
-    performance.start()
+    live = Live(config, args.scene, record_audio=args.record_audio)
+    live.start()
     # A service manager stops us with SIGTERM: end like esc does, so recordings are finished and workers end.
-    before = signal.signal(signal.SIGTERM, lambda *_: performance.show.submit(Command("/show/quit", (), "SIGTERM")))
+    before = signal.signal(signal.SIGTERM, lambda *_: live.show.submit(Command("/show/quit", (), "SIGTERM")))
     try:
         if record_to is not None:
-            performance.record(record_to)
-        performance.run_live(duration)
+            live.record(record_to)
+        live.run(duration)
     finally:
         signal.signal(signal.SIGTERM, before)
-        performance.stop()
+        live.stop()
     if record_to is not None:
         print(f"Recorded the show to {record_to}")
     return 0

@@ -217,7 +217,7 @@ class MidiController:
         self._message_errors = RateLimitedLog(log)
 
     def start(self) -> None:
-        self.show.add_listener(self._on_change)
+        self.show.on("/midi/learn", self._arm)
         self._connect()
         self._thread = threading.Thread(target=self._watch, name="midi", daemon=True)
         self._thread.start()
@@ -300,9 +300,8 @@ class MidiController:
 
     # ---- the main thread (a Show listener) --------------------------------------------------------
 
-    def _on_change(self, address: str, value: Any, source: str) -> None:
-        if address != "/midi/learn":
-            return
+    def _arm(self, address: str, value: Any, source: str) -> None:
+        """/midi/learn ADDRESS: the next CC or note binds to ADDRESS."""
         if not mappable(self.show.controls().get(value)):
             self._learning = None  # so `/midi/learn ""` cancels
             if value:

@@ -1,6 +1,6 @@
 """The mixing board: scenes and control addresses turned into mixer slots and the voices behind them.
 
-Shared by the live engine and offline rendering. A scene change brings each new layer in on a free slot,
+Shared by the live engine and offline rendering; `follow(show, sound)` routes the Show's changes to it. A scene change brings each new layer in on a free slot,
 fading in over the scene's `fade`, while the old layers fade out over the same time and their slots are
 freed once silent. A layer that both scenes have with the same voice (source, pitch, distance, spread,
 prompt, seed) keeps playing; only its gain and density glide to the new scene's values.
@@ -81,34 +81,28 @@ class Board:
                 if name not in self.layers:
                     self._enter(name, layer, scene_gain, fade)
 
-    def apply(self, address: str, value) -> None:
-        """/audio/master, /audio/mute, /audio/layer/NAME/gain|mute|density (values already checked)."""
+    def set_master(self, value: float) -> None:
         with self.lock:
-            if address == "/audio/master":
-                self.master = float(value)
-            elif address == "/audio/mute":
-                self.muted = bool(value)
-            elif address.startswith("/audio/layer/"):
-                name, _, what = address[len("/audio/layer/"):].rpartition("/")
-                playing = self.layers.get(name)
-                if playing is None:
-                    raise CommandError(f"{address}: no layer {name!r} in this scene "
-                                       f"(layers: {', '.join(self.layers) or 'none'})")
-                if what == "gain":
-                    playing.gain = float(value)
-                elif what == "mute":
-                    playing.mute = bool(value)
-                elif what == "density":
-                    playing.density = float(value)
-                    self.host.density(playing.slot, playing.density)
-                    return
-                else:
-                    raise CommandError(f"{address}: expected gain, mute or density after the layer name")
-                self.mixer.set_level(playing.slot, playing.level())
-                return
-            else:
-                raise CommandError(f"{address}: not an audio address")
+            self.master = value
             self.mixer.set_master(0.0 if self.muted else self.master)
+
+    def set_mute(self, on: bool) -> None:
+        with self.lock:
+            self.muted = on
+            self.mixer.set_master(0.0 if self.muted else self.master)
+
+    def set_layer(self, name: str, what: str, value) -> None:
+        """A playing layer's `gain`, `mute` or `density` (the Show checked the address and the value)."""
+        with self.lock:
+            playing = self.layers.get(name)
+            if playing is None:  # it waits for a free slot: the scene's value applies when it enters
+                raise CommandError(f"/audio/layer/{name}/{what}: no layer {name!r} playing "
+                                   f"(playing: {', '.join(self.layers) or 'none'})")
+            setattr(playing, what, value)
+            if what == "density":
+                self.host.density(playing.slot, value)
+            else:
+                self.mixer.set_level(playing.slot, playing.level())
 
     def tick(self) -> None:
         """Free the slots of layers that have faded out; start layers that waited for a slot."""
@@ -148,3 +142,12 @@ class Board:
         if seconds_left > STEAL_SECONDS * 1.01:  # not already hurrying
             log.info("many scene changes at once: layer %s fades out quickly to free a slot", quietest.name)
             self.mixer.fade_to(slot, 0.0, STEAL_SECONDS)
+
+
+def follow(show, sound) -> None:
+    """Route the Show's changes the mix hears to `sound` (AudioEngine or OfflineAudio, both with a
+    `board` and `set_scene`): scene changes and the /audio/ addresses, each to its own handler."""
+    show.on("/scene/name", lambda address, value, source: sound.set_scene(show.scene))
+    show.on("/audio/master", lambda address, value, source: sound.board.set_master(value))
+    show.on("/audio/mute", lambda address, value, source: sound.board.set_mute(value))
+    show.on("/audio/layer/", lambda address, value, source: sound.board.set_layer(*address.split("/")[3:], value))

@@ -1,11 +1,11 @@
 """The live sound: three processes and the shared memory between them (docs/sound.md, Live audio).
 
-    show process    set_scene / apply -> the board -> the mixer's targets and slot table (shared)
+    show process    set_scene, the board's set_* -> the mixer's targets and slot table (shared)
                     housekeeping, every 50 ms: free faded slots, send the worker its plan, look after the
                     worker and the player (restart with back-off, kill when hung)
                     taps thread: hands each mixed block to the recorder
-    worker          (engine/audio/worker.py) renders every layer `ahead_seconds` ahead into the rings
-    player          (engine/audio/player.py) the sounddevice stream; its callback mixes the rings into
+    worker          (engine/mix/worker.py) renders every layer `ahead_seconds` ahead into the rings
+    player          (engine/mix/player.py) the sounddevice stream; its callback mixes the rings into
                     the sound card, with the GIL to itself
 
 The player counts and times every callback into shared arrays; `stats` reads them.
@@ -109,9 +109,6 @@ class AudioEngine:
         self.scene = scene
         if self.board is not None:
             self.board.set_scene(scene)
-
-    def apply(self, address: str, value) -> None:
-        self.board.apply(address, value)
 
     def add_tap(self, fn) -> None:
         self._listeners.append(fn)

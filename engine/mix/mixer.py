@@ -11,9 +11,9 @@ the sum, and a soft-knee limiter keeps the result below 1.0 with no look-ahead.
 
 `process(out)` is what the audio callback runs: copies, multiplies and sums into preallocated buffers
 with numpy `out=` arguments; it allocates no arrays, takes no locks and logs nothing. The control side
-(engine/audio/board.py) writes targets and rates; a value it changes mid-block is picked up at the next
+(engine/mix/board.py) writes targets and rates; a value it changes mid-block is picked up at the next
 block. Live, the two sides are two Mixers in two processes over one shared block of these numbers
-(engine/audio/shared.py): the board's in the show process, the callback's in the player process, which
+(engine/processes/shared.py): the board's in the show process, the callback's in the player process, which
 makes each slot's feed itself (`feed_for`) from the epoch the board writes into the slot table.
 Offline, one Mixer in plain memory does both.
 """
@@ -34,7 +34,7 @@ VERSION, STARVED = 0, 1  # the two counts
 
 
 def mixer_layout(slots: int) -> dict:
-    """What the control side and the audio side share (engine/audio/shared.py)."""
+    """What the control side and the audio side share (engine/processes/shared.py)."""
     return {"current": ((3, slots), np.float64), "target": ((3, slots), np.float64),
             "rate": ((3, slots), np.float64),        # the most a value moves per sample
             "master": ((2,), np.float64),            # [NOW, TARGET]

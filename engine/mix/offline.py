@@ -2,7 +2,7 @@
 
 Same board, same mixer, same voices as the live engine; only the voices render inline instead of in the
 soundscape worker, so nothing ever runs dry and the output depends on the seed and on when (in frames)
-each `set_scene` / `apply` comes, nothing else. Call them between `render` calls, in step with the show's
+each `set_scene` / board change comes, nothing else. Call them between `render` calls, in step with the show's
 virtual clock.
 """
 
@@ -48,9 +48,6 @@ class OfflineAudio:
 
     def set_scene(self, scene: Scene) -> None:
         self.board.set_scene(scene)
-
-    def apply(self, address: str, value) -> None:
-        self.board.apply(address, value)
 
     def render(self, frames: int) -> np.ndarray:
         """The next `frames` frames of the mix: float32 (frames, 2)."""

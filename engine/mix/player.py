@@ -7,7 +7,7 @@ Here the only other thread is this process's main loop, which sleeps in a pipe p
 GIL and wakes every 50 ms for a few microseconds of work.
 
     callback      mixer.process over the rings -> the sound card; a copy to the tap; counts and timings
-    main thread   keeps the stream open (engine/audio/stream.py), beats its heart, stops when told
+    main thread   keeps the stream open (engine/mix/stream.py), beats its heart, stops when told
 
 Everything it shares with the show lives in one shared-memory block (`player_layout`): the mixer's
 numbers and slot table, which the show's board writes; the tap ring, which the show drains; the counters

@@ -2,7 +2,7 @@
 the blocks on. The callback never waits: when the ring is full (a tap too slow) the block is dropped and
 counted, and the next one still carries its true frame index, so a listener can tell a gap.
 
-Live, the ring is shared memory (engine/audio/shared.py): the player process pushes, the show process's
+Live, the ring is shared memory (engine/processes/shared.py): the player process pushes, the show process's
 thread drains; each side has its own Taps over the one block.
 """
 

@@ -3,7 +3,7 @@
 The live engine keeps the worker told what to play by sending its whole plan, {slot: (epoch, name,
 layer, seed, density)}, whenever it changes and after every restart, over a pipe; the worker starts,
 stops and retunes voices to match and keeps each ring `ahead` frames in front of the reader. Its log
-lines travel back over the same pipe, so they land in the show's own log (engine/audio/child.py).
+lines travel back over the same pipe, so they land in the show's own log (engine/processes/child.py).
 
 A restarted worker (the old one was killed) finds each ring still holding the dead worker's last second
 or two. It does not start after that sound with a jump: it overwrites the newest few blocks with a
@@ -114,11 +114,11 @@ def fill(voices: dict, rings: Rings, ahead: int) -> bool:
 
 
 class WorkerHost:
-    """The live engine's side of the worker: the plan, sent to each worker it starts (engine/audio/child.py).
+    """The live engine's side of the worker: the plan, sent to each worker it starts (engine/processes/child.py).
 
     `start/stop/density` are called by the board (under its lock); `check(now)` by the engine's
     housekeeping thread only, which alone touches the pipe. `start` returns no feed: the player process
-    reads the ring (engine/audio/player.py)."""
+    reads the ring (engine/mix/player.py)."""
 
     def __init__(self, rings: Rings, samplerate: int, ahead: int):
         from engine.processes.child import Child
@@ -147,7 +147,7 @@ class WorkerHost:
         self.child.launch()
 
     def check(self, now: float) -> None:
-        """Look after the worker (engine/audio/child.py); send it a changed plan, a new one the whole plan."""
+        """Look after the worker (engine/processes/child.py); send it a changed plan, a new one the whole plan."""
         self.child.check(now)
         if (self.dirty or self._sent_to != self.child.launches) and self.child.send(self.plan.copy()):
             self.dirty, self._sent_to = False, self.child.launches

@@ -11,15 +11,18 @@ clock.
 
 from __future__ import annotations
 
+import os
 import time
-from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from engine.settings.config import Config
+from engine.perform.performance import Performance
 from engine.record.recorder import Recorder, RecordingStats
 from engine.record.wav import WavRecorder
+from engine.settings.config import Config
+from engine.show.state import Show
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,42 @@ class RenderStats:
         return self.recording.seconds / self.wall_seconds if self.wall_seconds else 0.0
 
 
+class Offscreen:
+    """The stage of an offline performance: a plain Surface, no window."""
+
+    canvas = None
+
+    def __init__(self, size: tuple[int, int]):
+        import pygame
+
+        self.surface = pygame.Surface(size, 0, 32)
+
+    def target(self):
+        return self.surface
+
+
+@contextmanager
+def offline(config: Config, scene: str | None = None, *, size: tuple[int, int], seed: int,
+            scenes_dir: Path | None = None):
+    """A Performance that draws on a Surface and paints each postcard inline when the show asks for it:
+    the caller passes exact times (i / fps), nothing listens, and the same seed gives the same frames."""
+    import pygame
+
+    from engine.postcards.worker import InlineSampler
+
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    # A time-of-day schedule would make the render depend on when it runs: offline, only cues change scenes.
+    show = Show(config, scenes_dir, scene, use_schedule=False)
+    show.report("/sampler/seed", seed)
+    pygame.display.init()
+    pygame.font.init()
+    try:
+        yield Performance(config, show, InlineSampler(config, show.take_seed), Offscreen(size))
+    finally:
+        pygame.display.quit()
+
+
 def render_show(config: Config, *, scene: str | None, duration: float, out: Path, size: tuple[int, int],
                 fps: int, seed: int, cues: Sequence = (), audio_path: str | Path | None = None,
                 progress: bool = True, scenes_dir: Path | None = None) -> RenderStats:
@@ -45,26 +84,23 @@ def render_show(config: Config, *, scene: str | None, duration: float, out: Path
     import torch
     from tqdm import tqdm
 
+    from engine.mix.board import follow
     from engine.mix.offline import OfflineAudio
-    from engine.perform.performance import Performance
     from engine.postcards.maker import torch_threads
 
     # The inline sampler shares this process with the encoder: leave it a core, as the live worker does
     # (torch's default of every core made a sampler step 20x slower here while x264 ran).
     torch.set_num_threads(torch_threads(config.sampler.threads))
-    # A time-of-day schedule would make the render depend on when it runs: offline, only cues change scenes.
-    config = replace(config, show=replace(config.show, schedule=[]))
     rate = config.audio.samplerate
-    performance = Performance(config, scene, scenes_dir=scenes_dir, offline=True, size=size, seed=seed)
-    show = performance.show
-    sound = OfflineAudio(config, show.scene, rate, seed)
-    show.add_listener(lambda address, value, source: follow(sound, show, address, value))
     pending = sorted(cues, key=lambda cue: cue.at)
     frames = round(duration * fps)
     began = time.perf_counter()
     with ExitStack() as finish:  # closes what was opened, last first, however the render ends
-        performance.start()  # a scene or model that cannot load fails here, before any file is touched
-        finish.callback(performance.stop)
+        # A scene or model that cannot load fails here, before any file is touched.
+        performance = finish.enter_context(offline(config, scene, size=size, seed=seed, scenes_dir=scenes_dir))
+        show = performance.show
+        sound = OfflineAudio(config, show.scene, rate, seed)
+        follow(show, sound)
         recorder = Recorder(out, size, fps, rate, config.recording, start=0.0, wait=True)
         finish.callback(recorder.stop)
         wav = WavRecorder(audio_path, rate, start=0.0) if audio_path else None
@@ -91,10 +127,3 @@ def render_show(config: Config, *, scene: str | None, duration: float, out: Path
         postcards = performance.sampler.stats["made"]
     return RenderStats(recorder.stats(), fps, time.perf_counter() - began, draw, mix, postcards)
 
-
-def follow(sound, show, address: str, value) -> None:
-    """The show's changes the mix hears: scene changes and the /audio addresses."""
-    if address == "/scene/name":
-        sound.set_scene(show.scene)
-    elif address.startswith("/audio/"):
-        sound.apply(address, value)

@@ -1,7 +1,7 @@
 """Where frames are drawn: a pygame Surface (SDL's blitters, on the CPU) or SDL's 2D renderer (textures
 scaled and blended by the graphics card, `[display] renderer = "sdl2"`, for 4K).
 
-The Renderer (engine/render.py) decides what to draw; a canvas knows how, with the same few operations:
+The Renderer (engine/picture/compositor.py) decides what to draw; a canvas knows how, with the same few operations:
 clear, a postcard's paper, a picture (part of a postcard, placed, panned, with alpha), a layer composed
 apart and faded in, darkening, and a small overlay.
 """
@@ -114,7 +114,7 @@ class TextureCanvas:
         textures = picture.textures
         texture = textures.get(index)
         if texture is None:
-            texture = textures[index] = self.video.Texture.from_surface(self.renderer, picture.frames[index])
+            texture = textures[index] = self.video.Texture.from_surface(self.renderer, picture.surface(index))
             texture.blend_mode = BLEND
         return texture
 

@@ -41,12 +41,10 @@ class LiveRecording:
 
     # ---- main thread ------------------------------------------------------------------------------
 
-    def on_change(self, address: str, value: Any, source: str) -> None:
-        """A Show listener: /record/start and /record/stop."""
-        if address == "/record/start":
-            self.start()
-        elif address == "/record/stop":
-            self.stop()
+    def follow(self, show) -> None:
+        """/record/start and /record/stop (OSC, MIDI, key r) start and stop recordings."""
+        show.on("/record/start", lambda address, value, source: self.start())
+        show.on("/record/stop", lambda address, value, source: self.stop())
 
     def start(self, path: str | Path | None = None) -> bool:
         """Begin a recording (to `path`, or a new file in the recordings folder); False if it cannot."""

@@ -1,9 +1,10 @@
 """The Show: the one holder of the performance's state, on the main thread.
 
 Controllers (OSC, MIDI, keys, tests) hand it Commands from any thread with `submit`; once a frame the
-perform loop calls `update(now)`, which checks each Command against the address table (engine.controls),
+perform loop calls `update(now)`, which checks each Command against the address table (engine.show.controls),
 applies it, and advances what time drives: the hold timer, the scene schedule, hot reload of scene files.
-Every applied change goes to the listeners (OSC feedback, MIDI learn, the recorder, the audio engine).
+Every applied change goes once to the listeners that subscribed to its address or a prefix of it
+(`show.on("/audio/", fn)`: the mix; `show.on("/", fn)`: OSC feedback), with its value already checked.
 The renderer and the sampler read the Show; nothing else changes it.
 """
 
@@ -50,7 +51,7 @@ class Show:
         self.stats: dict[str, int] = {"applied": 0, "rejected": 0, "scene_changes": 0, "reload_errors": 0}
         self._inbox: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._lock = threading.Lock()  # guards the snapshots other threads read: _controls, _values
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[str, Listener]] = []  # (address prefix, listener)
         self._rejections = RateLimitedLog(log)
         self._listener_errors = RateLimitedLog(log)
 
@@ -87,8 +88,10 @@ class Show:
         with self._lock:
             return dict(self._values)
 
-    def add_listener(self, fn: Listener) -> None:
-        self._listeners.append(fn)
+    def on(self, prefix: str, fn: Listener) -> None:
+        """Call `fn(address, value, source)` on the main thread for every change to an address that starts
+        with `prefix`: one address ("/scene/name"), a family ("/audio/") or everything ("/")."""
+        self._listeners.append((prefix, fn))
 
     # ---- main thread ------------------------------------------------------------------------------
 
@@ -140,7 +143,7 @@ class Show:
         control = self._controls.get(command.address)
         try:
             if control is None:
-                raise CommandError(f"{command.address}: unknown address")
+                raise CommandError(self._unknown(command.address))
             value = coerce(control, tuple(command.args))
             self._act(control, value, command.source)
         except (CommandError, UserError, SettingsError) as e:
@@ -148,6 +151,13 @@ class Show:
             self._rejections.warning("rejected %s from %s: %s", command.address, command.source or "?", e)
             return
         self.stats["applied"] += 1
+
+    def _unknown(self, address: str) -> str:
+        layers = self.scene.sound.layers
+        name = address[len("/audio/layer/"):].rpartition("/")[0] if address.startswith("/audio/layer/") else ""
+        if name and name not in layers:
+            return f"{address}: no layer {name!r} in this scene (layers: {', '.join(layers) or 'none'})"
+        return f"{address}: unknown address"
 
     def _act(self, control: Control, value: Any, source: str) -> None:
         address = control.address
@@ -179,7 +189,9 @@ class Show:
             self._notify(address, value, source)
 
     def _notify(self, address: str, value: Any, source: str) -> None:
-        for fn in list(self._listeners):
+        for prefix, fn in list(self._listeners):
+            if not address.startswith(prefix):
+                continue
             try:
                 fn(address, value, source)
             except Exception as e:  # a listener's bug must never stop the show
