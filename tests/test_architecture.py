@@ -6,6 +6,7 @@ inside functions included; only `if TYPE_CHECKING:` blocks are left out (they ne
 from __future__ import annotations
 
 import ast
+import gc
 from pathlib import Path
 
 from conftest import PROJECT
@@ -65,7 +66,12 @@ def imports_in(source: str, package_parts: list[str]) -> set[str]:
         for child in ast.iter_child_nodes(node):
             visit(child)
 
-    visit(ast.parse(source))
+    gc.disable()  # Python 3.11.7: a collection inside ast.parse can fail it (AST constructor recursion depth
+    try:          # mismatch, a SystemError fixed in 3.11.8)
+        tree = ast.parse(source)
+    finally:
+        gc.enable()
+    visit(tree)
     return found
 
 

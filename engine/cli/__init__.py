@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import logging
 import sys
+import tokenize
 from importlib.metadata import entry_points
 
 from engine.errors import UserError
@@ -46,13 +47,19 @@ def jobs() -> dict[str, tuple[str, str]]:
 
 
 def _summary(module_name: str) -> str:
+    """The first line of a module's docstring, up to a colon (its first token, read without parsing the
+    file: ast.parse of a whole module can fail spuriously on Python 3.11.7 when a collection runs in it)."""
     spec = importlib.util.find_spec(module_name)
     if spec is None or spec.origin is None:
         return ""
-    with open(spec.origin, encoding="utf-8") as f:
-        doc = ast.get_docstring(ast.parse(f.read())) or ""
-    first = doc.split("\n")[0]
-    return first[0].lower() + first[1:].split(": ")[0].rstrip(".") if first else ""
+    with open(spec.origin, "rb") as f:
+        tokens = (t for t in tokenize.tokenize(f.readline)
+                  if t.type not in (tokenize.ENCODING, tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE))
+        first = next(tokens, None)
+    if first is None or first.type != tokenize.STRING:
+        return ""
+    line = ast.literal_eval(first.string).strip().split("\n")[0].split(": ")[0].rstrip(".")
+    return line[:1].lower() + line[1:]
 
 
 def _chosen(argv, table) -> str | None:
