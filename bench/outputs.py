@@ -3,7 +3,7 @@
 Frames: the live show at each size (headless, the sampler worker painting all the time, always crossfading
 with drift: bench/perform.py's worst case), paced at 60 Hz. In one process and one run, blocks of frames take
 turns: outputs off, NDI on, the web face on with a viewer reading its MJPEG stream, both; four rounds, so the
-machine's noise falls on every mode alike. Frame time = Performance.frame() (with the outputs' share: the copy
+machine's noise falls on every mode alike. Frame time = Live.frame() (with the outputs' share: the copy
 into a free slot) + display.flip(), wall and the main thread's CPU. A show frame is dropped when the gap
 between two frame starts exceeds 1.5 / 60 s; an output's frames dropped (no free slot) are counted apart.
 NDI runs with a real cyndilib receiver taking the source (its own process, over loopback, NDI's "ips" config).
@@ -122,12 +122,12 @@ def frame_part(config, scenes: Path, size: tuple[int, int], block: float, rounds
     from engine.record.ndi import NdiOutput
 
     config = replace(config, display=replace(config.display, size=size, headless=True, vsync=False))
-    performance = Live(config, scenes_dir=scenes, audio=False, controllers=False)
-    performance.start()
+    live = Live(config, scenes_dir=scenes, audio=False, controllers=False)
+    live.start()
     began = time.monotonic()
-    while not performance.performance.renderer.busy and time.monotonic() - began < 600:  # until the first postcard shows
-        performance.frame(time.monotonic())
-        performance.present()
+    while not live.performance.renderer.busy and time.monotonic() - began < 600:  # until the first postcard
+        live.frame(time.monotonic())
+        live.present()
         time.sleep(1 / FPS)
     ndi = NdiOutput("Postcards bench", FPS, config.audio.samplerate)
     ndi.start()
@@ -135,7 +135,7 @@ def frame_part(config, scenes: Path, size: tuple[int, int], block: float, rounds
     received, stop_receiving = spawn.Value("i", 0), spawn.Event()
     receiver = spawn.Process(target=receive_ndi, args=("Postcards bench", received, stop_receiving), daemon=True)
     receiver.start()
-    face = WebFace(with_web(config), performance.show)
+    face = WebFace(with_web(config), live.show)
     face.start()
     viewer = MjpegViewer(face.address[1])
     outputs = {"off": [], "ndi": [ndi], "web": [face], "ndi+web": [ndi, face]}
@@ -144,12 +144,11 @@ def frame_part(config, scenes: Path, size: tuple[int, int], block: float, rounds
     for _ in range(rounds):
         for mode in MODES:
             data, start, last = samples[mode], time.monotonic(), None
+            live.performance.outputs = outputs[mode]  # what the perform loop feeds, as [ndi]/[web] set it up
             while (now := time.monotonic()) - start < block:
                 work = time.thread_time()
-                surface = performance.frame(now)
-                for output in outputs[mode]:
-                    output.frame(surface, now)
-                performance.present()
+                live.frame(now)
+                live.present()
                 data["wall"].append(time.monotonic() - now)
                 data["cpu"].append(time.thread_time() - work)
                 if last is not None:
@@ -171,7 +170,7 @@ def frame_part(config, scenes: Path, size: tuple[int, int], block: float, rounds
     receiver.join(timeout=10)
     face.stop()
     ndi.stop()
-    performance.stop()
+    live.stop()
     rows[-1]["extra"] = extra
     return rows
 
@@ -180,21 +179,16 @@ def latency_part(config, scenes: Path, tries: int) -> list[float]:
     """Seconds from an OSC /visual/black 1 to a dark picture in a headless Chromium's page."""
     from pythonosc.udp_client import SimpleUDPClient
 
-    from engine.control.osc import OscServer
-    from engine.control.web import WebFace
     from engine.perform.live import Live
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from browser import chromium
 
-    config = replace(config, display=replace(config.display, size=(1280, 720), headless=True, vsync=False),
+    config = replace(with_web(config), display=replace(config.display, size=(1280, 720), headless=True, vsync=False),
                      osc=replace(config.osc, enabled=True, port=free_port()))
-    performance = Live(config, scenes_dir=scenes, audio=False, controllers=False)
-    performance.start()
-    osc = OscServer(config.osc, performance.show)
-    osc.start()
-    face = WebFace(with_web(config), performance.show)
-    face.start()
+    live = Live(config, scenes_dir=scenes, audio=False)  # OSC and the web face, as [osc] and [web] say
+    live.start()
+    face = live.controllers.web
     sender = SimpleUDPClient("127.0.0.1", config.osc.port)
     brightness = ("(() => { const img = document.getElementById('picture'); if (!img.naturalWidth) return -1;"
                   " const c = document.createElement('canvas'); c.width = 32; c.height = 18;"
@@ -230,13 +224,10 @@ def latency_part(config, scenes: Path, tries: int) -> list[float]:
     thread = threading.Thread(target=run)
     thread.start()
     while thread.is_alive():
-        now = time.monotonic()
-        face.frame(performance.frame(now), now)
-        performance.present()
+        live.frame(time.monotonic())
+        live.present()
         time.sleep(1 / FPS)
-    face.stop()
-    osc.stop()
-    performance.stop()
+    live.stop()
     if failure:
         raise failure[0]
     return results

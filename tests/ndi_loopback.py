@@ -38,7 +38,7 @@ def main() -> None:
     start = time.monotonic()
     frame_index = sample = 0
     connected = False
-    while time.monotonic() - start < 25 and (result["frames"] < 20 or result["audio_frames"] < 20):
+    while time.monotonic() - start < 60 and (result["frames"] < 20 or result["audio_frames"] < 20):
         # The show: a frame of a known colour, and the mix's blocks for that frame's time (a 440 Hz tone).
         colour = (frame_index * 7 % 256, 90, 200)
         surface.fill(colour)

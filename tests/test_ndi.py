@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def test_a_real_receiver_takes_the_canvas_and_the_mix(tmp_path):
            "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
     script = f"ip link set lo up && exec {sys.executable} {HERE / 'ndi_loopback.py'}"
     done = subprocess.run(["unshare", "-n", "sh", "-c", script], env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert any("Postcards loopback" in name for name in result["sources"])
@@ -50,3 +51,35 @@ def test_a_real_receiver_takes_the_canvas_and_the_mix(tmp_path):
     assert set(result["audio_channels"]) == {2}
     assert abs(result["peak"] - 0.5) < 0.05  # the 0.5 tone, as sent
     assert result["stats"]["errors"] == 0 and result["stats"]["audio_dropped"] == 0
+
+
+def test_the_show_hands_every_frame_it_draws_to_ndi_when_enabled(tmp_path, tiny_model, monkeypatch):
+    from dataclasses import replace
+
+    from control_helpers import wait_for
+    from engine.perform.live import Live
+    from engine.settings.config import load_config
+    from test_perform import write_config
+
+    config_dir = tmp_path / ".ndi"
+    config_dir.mkdir()
+    (config_dir / "ndi-config.v1.json").write_text('{"ndi": {"networks": {"ips": "127.0.0.1"}}}')
+    monkeypatch.setenv("NDI_CONFIG_DIR", str(config_dir))  # NDI announces to loopback only
+    config = load_config(write_config(tmp_path, tiny_model))
+    config = replace(config, display=replace(config.display, headless=True),
+                     ndi=replace(config.ndi, enabled=True, name="Postcards wiring"))
+    live = Live(config, audio=False, controllers=False)
+    live.start()
+    try:
+        assert live.ndi in live.performance.outputs
+        for _ in range(40):
+            live.frame(time.monotonic())
+            live.present()
+            time.sleep(1 / 30)
+        stats, handoff = live.ndi.stats, live.ndi.handoff.stats
+        assert handoff["offered"] == 40  # every frame drawn went to NDI's slot (or was counted as dropped)
+        assert wait_for(lambda: stats["frames_sent"] + handoff["dropped"] == 40)
+        assert stats["frames_sent"] >= 30 and stats["errors"] == 0
+        assert live.ndi._size == config.display.size  # sent at the canvas's size
+    finally:
+        live.stop()
