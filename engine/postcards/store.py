@@ -15,11 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UserError
+from engine.postcards import checks
 from engine.paths import UnsafeNameError, safe_child
 
 UNET_CONFIG = Path("unet/config.json")
 SCHEDULER_CONFIG = Path("scheduler/scheduler_config.json")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+CHANNELS = (3, 4)  # what a postcard model paints: RGB, or RGB and the mask of its hidden animal
+MAX_SIDE = 2048               # pixels a side
+MAX_CHANNELS = 4096           # in any block
+MAX_PARAMS = 2_000_000_000    # ~8 GB in fp32: anything larger is not a postcard model
 
 
 @dataclass
@@ -92,10 +97,10 @@ def missing_files(path: Path) -> list[str]:
 def model_side(model_folder: str | Path) -> int | None:
     """A model's picture size, read from its UNet config without loading torch (None if unreadable)."""
     try:
-        size = json.loads((Path(model_folder) / UNET_CONFIG).read_text())["sample_size"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return int(max(size) if isinstance(size, (list, tuple)) else size)
+        size = check_unet_config(Path(model_folder))["sample_size"]
+    except UserError:
+        return None  # loading it says why, in the sampler
+    return max(size) if isinstance(size, list) else size
 
 
 def describe_model(path: Path) -> dict:
@@ -157,6 +162,43 @@ def pick_dtype(device):
     return torch.float32
 
 
+def check_unet_config(path: Path) -> dict:
+    """A model folder's UNet config, checked before anything is allocated: a UNet2DModel that paints what it
+    reads (3 channels, or 4 with the animal's mask) at a sane size."""
+    file = path / UNET_CONFIG
+    config = checks.read_json(file, path)
+    if config.get("_class_name") != "UNet2DModel":
+        raise UserError(f"{file}: key '_class_name': expected 'UNet2DModel', found {config.get('_class_name')!r}")
+    for key in ("in_channels", "out_channels"):
+        value = config.get(key)
+        if value not in CHANNELS or isinstance(value, bool):
+            raise UserError(f"{file}: key {key!r}: expected 3 (RGB) or 4 (RGB + the animal's mask), found {value!r}")
+    if config["in_channels"] != config["out_channels"]:
+        raise UserError(f"{file}: keys 'in_channels' and 'out_channels': expected the same (a postcard model "
+                        f"paints what it reads), found {config['in_channels']} and {config['out_channels']}")
+    size = config.get("sample_size")
+    sides = size if isinstance(size, list) and len(size) == 2 else [size]
+    if not all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= MAX_SIDE for s in sides):
+        raise UserError(f"{file}: key 'sample_size': expected a whole number of pixels in [1, {MAX_SIDE}] "
+                        f"(or two), found {checks.short(size)}")
+    channels = checks.block_channels(config, file, MAX_CHANNELS, max_blocks=8)
+    checks.block_types(config, file, channels)
+    checks.get(config, file, "layers_per_block", int, 1, 8)
+    checks.norm_groups(config, file, channels)
+    head = config.get("attention_head_dim")
+    if head is not None and not checks.whole(head, 1, MAX_CHANNELS):
+        raise UserError(f"{file}: key 'attention_head_dim': expected null or a whole number in [1, {MAX_CHANNELS}], "
+                        f"found {checks.short(head)}")
+    return config
+
+
+def check_scheduler_config(path: Path) -> dict:
+    file = path / SCHEDULER_CONFIG
+    config = checks.read_json(file, path)
+    checks.get(config, file, "num_train_timesteps", int, 2, 100_000)  # the scheduler allocates tables this long
+    return config
+
+
 def load_model(path: str | Path, device="auto") -> Model:
     """Load a model folder's UNet from safetensors only, in eval mode, on `device` ("auto" picks one)."""
     from diffusers import UNet2DModel
@@ -165,9 +207,10 @@ def load_model(path: str | Path, device="auto") -> Model:
     missing = missing_files(path)
     if missing:
         raise UserError(f"model {path}: expected a diffusers model folder, found it lacks {', '.join(missing)}")
+    checks.weights(path / "unet", path, check_unet_config(path), MAX_PARAMS)
+    scheduler_config = check_scheduler_config(path)
     device = pick_device(device) if isinstance(device, str) else device
     dtype = pick_dtype(device)
     unet = UNet2DModel.from_pretrained(path / "unet", use_safetensors=True, torch_dtype=dtype)
     unet = unet.to(device).eval().requires_grad_(False)
-    scheduler_config = json.loads((path / SCHEDULER_CONFIG).read_text())
     return Model(unet=unet, scheduler_config=scheduler_config, device=device, dtype=dtype, path=path)

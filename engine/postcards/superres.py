@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import UserError
+from engine.postcards import checks
 
 FOLDER = "superres"
 SETTINGS = "superres.json"
@@ -75,43 +75,15 @@ def has_stage(model_folder: str | Path) -> bool:
 
 # ---- reading and checking, before anything is allocated -------------------------------------------------
 
-def _json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as e:
-        raise UserError(f"{path}: expected a readable JSON file, found {e.strerror or e}") from None
-    except ValueError as e:
-        raise UserError(f"{path}: expected JSON, found a syntax error ({e})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object, found {type(data).__name__}")
-    return data
-
-
-def _get(data: dict, path: Path, key: str, kind: type, low=None, high=None):
-    """data[key], checked to be a `kind` (ints are fine for floats) within [low, high]."""
-    if key not in data:
-        raise UserError(f"{path}: key {key!r}: expected {kind.__name__}, found no such key")
-    value = data[key]
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
-    if not ok or (low is not None and value < low) or (high is not None and value > high):
-        span = f" in [{low}, {high}]" if low is not None and high is not None else ""
-        raise UserError(f"{path}: key {key!r}: expected {kind.__name__}{span}, found {data[key]!r}")
-    if kind is float and not math.isfinite(value):
-        raise UserError(f"{path}: key {key!r}: expected a finite number, found {data[key]!r}")
-    return value
-
-
 def read_settings(folder: Path) -> Settings:
     path = folder / SETTINGS
-    data = _json(path)
-    settings = Settings(factor=_get(data, path, "factor", int, 2, 8),
-                        condition_channels=_get(data, path, "condition_channels", int, 1, 4),
-                        residual_scale=_get(data, path, "residual_scale", float, 1e-3, 10.0),
-                        start_strength=_get(data, path, "start_strength", float, 0.01, 1.0),
-                        max_strength=_get(data, path, "max_strength", float, 0.01, 1.0),
-                        steps=_get(data, path, "steps", int, 1, 50))
+    data = checks.read_json(path)
+    settings = Settings(factor=checks.get(data, path, "factor", int, 2, 8),
+                        condition_channels=checks.get(data, path, "condition_channels", int, 1, 4),
+                        residual_scale=checks.get(data, path, "residual_scale", float, 1e-3, 10.0),
+                        start_strength=checks.get(data, path, "start_strength", float, 0.01, 1.0),
+                        max_strength=checks.get(data, path, "max_strength", float, 0.01, 1.0),
+                        steps=checks.get(data, path, "steps", int, 1, 50))
     if settings.start_strength > settings.max_strength:
         raise UserError(f"{path}: key 'start_strength': expected at most max_strength "
                         f"({settings.max_strength}: the noise levels training covered), found {settings.start_strength}")
@@ -121,65 +93,37 @@ def read_settings(folder: Path) -> Settings:
 def check_unet_config(folder: Path, settings: Settings) -> dict:
     """The UNet's config: a UNet2DModel of known, attention-free blocks, sized for these settings."""
     path = folder / UNET_CONFIG
-    config = _json(path)
+    config = checks.read_json(path)
     if config.get("_class_name") != "UNet2DModel":
         raise UserError(f"{path}: key '_class_name': expected 'UNet2DModel', found {config.get('_class_name')!r}")
-    out_channels = _get(config, path, "out_channels", int, 3, 3)
-    _get(config, path, "in_channels", int, out_channels + settings.condition_channels,
+    out_channels = checks.get(config, path, "out_channels", int, 3, 3)
+    checks.get(config, path, "in_channels", int, out_channels + settings.condition_channels,
          out_channels + settings.condition_channels)
-    _get(config, path, "layers_per_block", int, 1, 4)
-    channels = config.get("block_out_channels")
-    if (not isinstance(channels, list) or not 1 <= len(channels) <= 6
-            or not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= MAX_CHANNELS for c in channels)):
-        raise UserError(f"{path}: key 'block_out_channels': expected 1 to 6 whole numbers in [1, {MAX_CHANNELS}], "
-                        f"found {channels!r}")
-    for key, allowed in zip(("down_block_types", "up_block_types"), BLOCKS):
-        blocks = config.get(key)
-        if not isinstance(blocks, list) or len(blocks) != len(channels) or not set(blocks) <= allowed:
-            raise UserError(f"{path}: key {key!r}: expected {len(channels)} attention-free blocks "
-                            f"({', '.join(sorted(allowed))}), found {blocks!r}")
-    groups = _get(config, path, "norm_num_groups", int, 1, MAX_CHANNELS)
-    if any(c % groups for c in channels):
-        raise UserError(f"{path}: key 'norm_num_groups': expected a divisor of every block_out_channels "
-                        f"{channels}, found {groups}")
+    checks.get(config, path, "layers_per_block", int, 1, 4)
+    channels = checks.block_channels(config, path, MAX_CHANNELS)
+    checks.block_types(config, path, channels, BLOCKS, "attention-free")
+    checks.norm_groups(config, path, channels)
     if config.get("add_attention", True) and config.get("mid_block_type", "UNetMidBlock2D") is not None:
         raise UserError(f"{path}: key 'add_attention': expected false (a fully convolutional stage runs at any "
                         f"size), found {config.get('add_attention', True)!r}")
     return config
 
 
-def check_weights(folder: Path) -> Path:
-    """The UNet's safetensors file, its tensor count checked from the header (pickle files are refused)."""
-    from safetensors import safe_open
-
-    unet_dir = folder / "unet"
-    files = sorted(unet_dir.glob("*.safetensors"))
-    if not files:
-        pickles = sorted(p.name for p in unet_dir.glob("*") if p.suffix in (".bin", ".pt", ".pth", ".ckpt", ".pkl"))
-        found = f"only {', '.join(pickles)} (pickle files can run code when loaded: refused)" if pickles else "none"
-        raise UserError(f"{unet_dir}: expected diffusion_pytorch_model.safetensors, found {found}")
-    params = 0
-    try:
-        with safe_open(files[0], framework="pt") as f:
-            for key in f.keys():
-                params += math.prod(f.get_slice(key).get_shape())
-    except Exception as e:  # safetensors raises its own kinds for a damaged header
-        raise UserError(f"{files[0]}: expected a safetensors file, found it unreadable ({e})") from None
-    if params > MAX_PARAMS:
-        raise UserError(f"{files[0]}: expected at most {MAX_PARAMS:,} parameters, found {params:,}")
-    return files[0]
+def check_weights(folder: Path, config: dict) -> Path:
+    """The UNet's safetensors file, checked from its header against `config` (pickle files are refused)."""
+    return checks.weights(folder / "unet", folder, config, MAX_PARAMS)
 
 
 def check_scheduler_config(folder: Path) -> dict:
     path = folder / SCHEDULER_CONFIG
-    config = _json(path)
+    config = checks.read_json(path)
     if config.get("_class_name") not in SCHEDULERS:
         raise UserError(f"{path}: key '_class_name': expected one of {', '.join(SCHEDULERS)}, "
                         f"found {config.get('_class_name')!r}")
     if config.get("prediction_type", "epsilon") not in PREDICTIONS:
         raise UserError(f"{path}: key 'prediction_type': expected one of {', '.join(PREDICTIONS)}, "
                         f"found {config.get('prediction_type')!r}")
-    _get(config, path, "num_train_timesteps", int, 2, 10_000)
+    checks.get(config, path, "num_train_timesteps", int, 2, 10_000)
     return config
 
 
@@ -193,8 +137,7 @@ def load_stage(folder: str | Path, device="cpu", dtype=None) -> Stage:
     if not folder.is_dir():
         raise UserError(f"{folder}: expected a super-resolution folder ({SETTINGS}, unet/, scheduler/), found none")
     settings = read_settings(folder)
-    check_unet_config(folder, settings)
-    check_weights(folder)
+    check_weights(folder, check_unet_config(folder, settings))
     scheduler_config = check_scheduler_config(folder)
     device = torch.device(device)
     dtype = dtype or torch.float32
