@@ -104,7 +104,8 @@ def edit(folder: Path, name: str, **changes) -> None:
     ("superres.json", {"steps": None}, r"superres\.json: key 'steps': expected int, found no such key"),
     ("superres.json", {"start_strength": 0.9}, r"superres\.json: key 'start_strength': expected at most max_strength"),
     ("superres.json", {"residual_scale": True}, r"key 'residual_scale'"),
-    ("unet/config.json", {"in_channels": 4}, r"unet/config\.json: key 'in_channels': expected int in \[6, 6\], found 4"),
+    ("unet/config.json", {"in_channels": 4},
+     r"unet/config\.json: key 'in_channels': expected int in \[6, 6\], found 4"),
     ("unet/config.json", {"block_out_channels": [8, 100000]}, r"unet/config\.json: key 'block_out_channels'"),
     ("unet/config.json", {"down_block_types": ["DownBlock2D", "AttnDownBlock2D"]},
      r"unet/config\.json: key 'down_block_types': expected 2 attention-free blocks"),
@@ -143,3 +144,57 @@ def test_the_parameter_count_is_read_before_loading(stage_folder, tmp_path, monk
     monkeypatch.setattr(superres, "MAX_PARAMS", 1000)
     with pytest.raises(UserError, match=r"expected at most 1,000 parameters, found [\d,]+"):
         load_stage(folder)
+
+
+# ---- the engine uses the stage whenever the model has one ----------------------------------------------
+
+@pytest.fixture
+def model_with_stage(tmp_path, tiny_model) -> Path:
+    folder = tmp_path / "models" / "tiny"
+    shutil.copytree(tiny_model, folder)
+    save_tiny_stage(folder / "superres")
+    return folder
+
+
+def test_generate_writes_postcards_at_the_stage_size(model_with_stage, tmp_path, capsys):
+    import argparse
+
+    from engine.cli import generate as job
+    from engine.settings.config import load_config
+
+    (tmp_path / "config.toml").write_text('[paths]\nmodels = "models"\n[logging]\nfile = ""\n')
+    parser = argparse.ArgumentParser()
+    job.configure(parser)
+    for argv in (["--list"], ["--model", "tiny", "--n", "3", "--steps", "2", "--seed", "4", "--grid",
+                              "--out", str(tmp_path / "out")]):
+        args = parser.parse_args(argv)
+        args.settings = load_config(tmp_path / "config.toml")
+        assert job.run(args) == 0
+    assert "tiny                 32 px -> 128 px" in capsys.readouterr().out
+    from PIL import Image
+
+    assert Image.open(tmp_path / "out" / "postcard_002.png").size == (128, 128)
+    assert Image.open(tmp_path / "out" / "grid.png").size == (2 * 128, 2 * 128)
+
+
+def test_the_maker_paints_finished_postcards_with_enlarged_previews(model_with_stage):
+    from engine.postcards.maker import PostcardMaker, Recipe
+    from engine.postcards.store import model_side
+
+    assert model_side(model_with_stage) == 128
+    maker = PostcardMaker("cpu")
+    maker.use(Recipe(str(model_with_stage), "dpmsolver++", 3))
+    assert maker.model.side == 128 and maker.model.superres.factor == 4
+    (picture, previews, _), = maker.paint(seed=9)
+    assert picture.shape == (128, 128, 3) and picture.dtype == np.uint8
+    assert previews and all(p.shape == (128, 128, 3) for p in previews)
+    again, = maker.paint(seed=9)
+    assert np.array_equal(again[0], picture)
+
+
+def test_a_model_with_a_bad_stage_is_refused_before_loading(model_with_stage):
+    from engine.postcards.store import load_model
+
+    edit(model_with_stage / "superres", "superres.json", factor=3.5)
+    with pytest.raises(UserError, match=r"superres/superres\.json: key 'factor': expected int"):
+        load_model(model_with_stage, "cpu")

@@ -63,7 +63,8 @@ def run(args) -> int:
     out = Path(args.out) if args.out else Path("evaluations") / path.name
     with staging_folder(out) as staging:
         model = load_model(path, args.device or args.settings.sampler.device)
-        photos = training_photos(load_images(args.data, model.resolution).pixels, model.resolution)
+        # At the finished postcards' size: a model's super-resolution stage included.
+        photos = training_photos(load_images(args.data, model.side).pixels, model.side)
         if len(photos) < 4:
             raise UserError(f"--data {args.data}: expected at least 4 photos to split in halves, found {len(photos)}")
         postcards = generate(model, scheduler=args.scheduler, n=args.n, steps=steps, seed=args.seed,

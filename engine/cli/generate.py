@@ -4,6 +4,9 @@ Any sampler runs on any model (few steps: dpmsolver++ takes 20 by default). The 
 device gives identical files; postcard i uses seed + i. Files are written to a temporary folder inside
 --out and moved in place only when all of them are done, so an error leaves nothing half-written.
 
+A model that paints the mask of its hidden animal as a fourth channel also gets each postcard's mask
+written beside it (postcard_000.mask.png, white = animal; with --grid, grid.mask.png).
+
 Examples:
   postcards generate --list
   postcards generate --model default --n 50 --grid --out out/
@@ -24,7 +27,8 @@ def configure(parser) -> None:
     parser.add_argument("--model", default="default", help="model folder name in models/, or a path (default: default)")
     parser.add_argument("--n", type=int, default=16, help="how many postcards (default: 16)")
     parser.add_argument("--out", default="postcards-out", help="output folder (default: postcards-out)")
-    parser.add_argument("--grid", action="store_true", help="also write grid.png, all postcards near-square")
+    parser.add_argument("--grid", action="store_true",
+                        help="also write grid.png, all postcards near-square (and grid.mask.png for a model with masks)")
     parser.add_argument("--scheduler", default="dpmsolver++", metavar="S",
                         help=f"sampler: {', '.join(SCHEDULERS)} (default: dpmsolver++)")
     parser.add_argument("--steps", type=int, default=None, metavar="K",
@@ -47,7 +51,8 @@ def run(args) -> int:
             print(f"no models in {models_dir}")
         for name in names:
             info = describe_model(models_dir / name)
-            print(f"{name:20s} {info['resolution']} px  {info['params'] / 1e6:.1f}M params  "
+            finished = f" -> {info['side']} px" if info["side"] not in (None, info["resolution"]) else ""
+            print(f"{name:20s} {info['resolution']} px{finished}  {info['params'] / 1e6:.1f}M params  "
                   f"preset {info['preset'] or '?'}")
         return 0
 
@@ -68,6 +73,8 @@ def run(args) -> int:
         names = write_postcards(images, staging, size=args.size, grid=args.grid)
         for name in names:
             os.replace(staging / name, out / name)
+    masks = images.shape[-1] == 4
     print(f"{len(images)} postcards in {out.resolve()}/ (postcard_000.png ... postcard_{len(images) - 1:03d}.png"
-          + (", grid.png" if args.grid else "") + ")")
+          + (", grid.png" if args.grid else "") + (", each with its animal's mask: postcard_000.mask.png ..."
+          + (", grid.mask.png" if args.grid else "") if masks else "") + ")")
     return 0

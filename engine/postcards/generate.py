@@ -22,46 +22,69 @@ def check_positive(what: str, value: int) -> None:
 
 
 def generate(model, *, scheduler: str, n: int, steps: int, seed: int, batch: int) -> np.ndarray:
-    """`n` postcards (uint8, n x H x W x 3) from a loaded store.Model, `batch` at a time, with progress."""
+    """`n` postcards (uint8, n x H x W x C) from a loaded store.Model, `batch` at a time, with progress; C is 4
+    when the model paints the mask of its animal as a fourth channel (maker.split_mask separates it). A model
+    with a super-resolution stage gives them at its finished size (model.side)."""
     from tqdm import tqdm
 
     from engine.postcards.sample import sample
+    from engine.postcards.superres import upscale
     from engine.postcards.schedulers import make_scheduler, unet_calls
 
     sched = make_scheduler(scheduler, model.scheduler_config)
+    stage = model.superres
+    stage_steps = stage.settings.steps if stage is not None else 0
     starts = range(0, n, batch)
     chunks = []
-    with tqdm(total=len(starts) * unet_calls(sched, steps), unit="step",
-              desc=f"{n} postcards, {scheduler} {steps} steps on {model.device}") as bar:
+    with tqdm(total=len(starts) * (unet_calls(sched, steps) + stage_steps), unit="step",
+              desc=f"{n} postcards, {scheduler} {steps} steps" + (f" + {stage_steps} to {model.side} px" if stage
+                                                                  else "") + f" on {model.device}") as bar:
         for start in starts:
-            chunks.append(sample(model.unet, sched, n=min(batch, n - start), steps=steps, seed=seed + start,
-                                 on_step=lambda *_: bar.update(1)))
+            chunk = sample(model.unet, sched, n=min(batch, n - start), steps=steps, seed=seed + start,
+                           on_step=lambda *_: bar.update(1))
+            if stage is not None:
+                chunk = upscale(chunk, stage, seed=seed + start)
+                bar.update(stage_steps)
+            chunks.append(chunk)
     return np.concatenate(chunks)
 
 
 def write_postcards(images: np.ndarray, folder: Path, *, size: int | None = None, grid: bool = False) -> list[str]:
-    """Write postcard_000.png ... (and grid.png) into `folder`; returns the file names written."""
+    """Write postcard_000.png ... (and grid.png) into `folder`; with a fourth channel also each postcard's
+    animal mask, postcard_000.mask.png ... (white = animal; and grid.mask.png). Returns the names written."""
+    from engine.postcards.maker import split_mask
+
+    pictures, masks = split_mask(images)
+    names = _write(pictures, folder, "", size, grid)
+    if masks is not None:
+        names += _write(masks, folder, ".mask", size, grid)
+    return names
+
+
+def _write(images: np.ndarray, folder: Path, kind: str, size: int | None, grid: bool) -> list[str]:
     from PIL import Image
 
     pictures = [Image.fromarray(image) for image in images]
-    if size is not None:
-        pictures = [p.resize((size, size), Image.Resampling.LANCZOS) for p in pictures]
+    if size is not None:  # masks stay sharp-edged: nearest neighbour, not Lanczos
+        method = Image.Resampling.NEAREST if kind else Image.Resampling.LANCZOS
+        pictures = [p.resize((size, size), method) for p in pictures]
     names = []
     for i, picture in enumerate(pictures):
-        names.append(f"postcard_{i:03d}.png")
+        names.append(f"postcard_{i:03d}{kind}.png")
         picture.save(folder / names[-1])
     if grid:
-        Image.fromarray(make_grid(np.stack([np.asarray(p) for p in pictures]))).save(folder / "grid.png")
-        names.append("grid.png")
+        Image.fromarray(make_grid(np.stack([np.asarray(p) for p in pictures]))).save(folder / f"grid{kind}.png")
+        names.append(f"grid{kind}.png")
     return names
 
 
 def make_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
-    """(n, H, W, 3) -> one image of the n tiled in rows, near-square unless `cols` is given; gaps are white."""
-    n, h, w, c = images.shape
+    """(n, H, W, C) or (n, H, W) -> one image of the n tiled in rows, near-square unless `cols` is given; gaps
+    are white."""
+    n, h, w = images.shape[:3]
     cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    grid = np.full((rows * h, cols * w, c), 255, dtype=images.dtype)
+    grid = np.full((rows * h, cols * w, *images.shape[3:]), 255, dtype=images.dtype)
     for i, image in enumerate(images):
         r, q = divmod(i, cols)
         grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = image

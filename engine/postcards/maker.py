@@ -21,15 +21,40 @@ class Recipe:
     model: str       # model folder (absolute path)
     scheduler: str
     steps: int
+    morph: bool = False   # paint each postcard's in-betweens from the one before (engine/postcards/morph.py)
+    dream: bool = False   # paint each postcard as a dream of the one before
 
 
 @dataclass
 class Postcard:
     seed: int
     image: np.ndarray                       # (H, W, 3) uint8
-    previews: list[np.ndarray] = field(default_factory=list)  # earliest guess first, for reveal
+    # Pictures on the way to this one, earliest first: the sampler's guesses (for reveal), or, when
+    # `morph_from` is set, the in-betweens from postcard `morph_from` (for morph).
+    previews: list[np.ndarray] = field(default_factory=list)
     recipe: Recipe | None = None
     seconds: float = 0.0                    # sampling time of the call that made it (per postcard)
+    morph_from: int | None = None
+    mask: np.ndarray | None = None          # (H, W) uint8, 255 = the hidden animal, when the model paints one
+    retraced: dict[str, np.ndarray] = field(default_factory=dict)  # mode -> the postcard retraced (retrace.py)
+
+
+def split_mask(pictures: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """uint8 (..., H, W, 3 or 4) as painted -> the RGB pictures and the animal's mask (..., H, W) at 0 or 255
+    (None when the model paints no mask)."""
+    if pictures.shape[-1] == 3:
+        return pictures, None
+    return pictures[..., :3], np.where(pictures[..., 3] >= 128, 255, 0).astype(np.uint8)
+
+
+def finished(seed: int, picture: np.ndarray, previews: list[np.ndarray], **details) -> Postcard:
+    """A painted picture (H, W, 3, or 4 with the mask) as a Postcard, its retraced pictures made here (in the
+    sampler, off the frame thread). `details`: the other Postcard fields."""
+    from engine.postcards.retrace import retraced
+
+    image, mask = split_mask(picture)
+    return Postcard(seed, image, [split_mask(p)[0] for p in previews], mask=mask,
+                    retraced=retraced(image, mask) if mask is not None else {}, **details)
 
 
 def torch_threads(setting: int) -> int:
@@ -52,6 +77,7 @@ class PostcardMaker:
         self.recipe: Recipe | None = None
         self.model = None
         self.scheduler = None
+        self._last: tuple[int, np.ndarray] | None = None  # the seed and picture painted last, this recipe
 
     def use(self, recipe: Recipe) -> None:
         from engine.postcards.schedulers import make_scheduler
@@ -61,6 +87,9 @@ class PostcardMaker:
             self.model = None  # a failed load leaves no half-loaded model behind
             self.model = load_model(recipe.model, self.device)
         self.scheduler = make_scheduler(recipe.scheduler, self.model.scheduler_config)
+        if self.recipe is None or (recipe.model, recipe.scheduler, recipe.steps) != \
+                (self.recipe.model, self.recipe.scheduler, self.recipe.steps):
+            self._last = None  # a morph or a dream follows only a postcard of the same recipe
         self.recipe = recipe
 
     def make(self, seed: int, n: int = 1) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -79,3 +108,42 @@ class PostcardMaker:
         images = sample(self.model.unet, self.scheduler, n=n, steps=self.recipe.steps, seed=seed,
                         device=self.model.device, on_step=on_step)
         return images, previews
+
+    def paint(self, seed: int, n: int = 1) -> list[tuple[np.ndarray, list[np.ndarray], int | None]]:
+        """Postcards seed..seed+n-1 as the recipe asks, in order: (picture, previews, morph_from) each, at the
+        model's finished size (super-resolution included). With
+        `dream`, a postcard is a dream of the one painted before; with `morph`, its previews are the
+        in-betweens from the one painted before (`morph_from`); otherwise the reveal's guesses."""
+        from engine.postcards.morph import dream, morph
+
+        recipe = self.recipe
+        if not (recipe.morph or recipe.dream):
+            images, previews = self.make(seed, n)
+            painted = [(images[i], [p[i] for p in previews], None) for i in range(n)]
+        else:
+            painted = []
+            for this in range(seed, seed + n):
+                last = self._last
+                if recipe.dream and last is not None:
+                    painted.append((dream(self, last[1], this), [], None))
+                else:
+                    picture = self.make(this)[0][0]
+                    if recipe.morph and last is not None:
+                        painted.append((picture, morph(self, last[0], this, PREVIEWS), last[0]))
+                    else:
+                        painted.append((picture, [], None))
+                self._last = (this, painted[-1][0])
+        self._last = (seed + n - 1, painted[-1][0])  # a dream follows the picture at the model's own size
+        return self._upscaled(painted, seed)
+
+    def _upscaled(self, painted: list, seed: int) -> list:
+        """The pictures through the model's super-resolution stage, when it has one (postcard i with seed + i),
+        and the pictures on their way enlarged to match (bicubic: they are guesses)."""
+        from engine.postcards.superres import enlarge, upscale
+
+        stage = self.model.superres
+        if stage is None:
+            return painted
+        pictures = upscale(np.stack([picture for picture, _, _ in painted]), stage, seed=seed)
+        return [(picture, [enlarge(p[None], stage.factor)[0] for p in previews], morph_from)
+                for picture, (_, previews, morph_from) in zip(pictures, painted)]

@@ -35,14 +35,25 @@ class Model:
     device: Any                    # torch.device
     dtype: Any                     # torch.dtype
     path: Path
+    superres: Any = None           # superres.Stage: the second stage, when the model has one
 
     @property
     def resolution(self) -> int:
         return int(self.unet.config.sample_size)
 
     @property
+    def side(self) -> int:
+        """The finished postcard's size: the resolution, times the super-resolution factor if any."""
+        return self.resolution * (self.superres.factor if self.superres is not None else 1)
+
+    @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def channels(self) -> int:
+        """3, or 4 when the model paints the mask of its animal beside the picture."""
+        return int(self.unet.config.out_channels)
 
 
 def list_models(models_dir: Path) -> list[str]:
@@ -95,12 +106,17 @@ def missing_files(path: Path) -> list[str]:
 
 
 def model_side(model_folder: str | Path) -> int | None:
-    """A model's picture size, read from its UNet config without loading torch (None if unreadable)."""
+    """A model's finished picture size (its super-resolution stage's factor included), read from its
+    configs without loading torch (None if unreadable)."""
+    from engine.postcards.superres import FOLDER, SETTINGS
+
     try:
         size = check_unet_config(Path(model_folder))["sample_size"]
-    except UserError:
+        stage = Path(model_folder) / FOLDER / SETTINGS
+        factor = int(json.loads(stage.read_text())["factor"]) if stage.is_file() else 1
+    except (UserError, OSError, ValueError, KeyError, TypeError):
         return None  # loading it says why, in the sampler
-    return max(size) if isinstance(size, list) else size
+    return (max(size) if isinstance(size, list) else size) * factor
 
 
 def describe_model(path: Path) -> dict:
@@ -116,7 +132,7 @@ def describe_model(path: Path) -> dict:
                 for dim in f.get_slice(key).get_shape():
                     n *= dim
                 params += n
-    return {"name": path.name, "resolution": config.get("sample_size"), "params": params,
+    return {"name": path.name, "resolution": config.get("sample_size"), "side": model_side(path), "params": params,
             "preset": _preset(path)}
 
 
@@ -200,8 +216,11 @@ def check_scheduler_config(path: Path) -> dict:
 
 
 def load_model(path: str | Path, device="auto") -> Model:
-    """Load a model folder's UNet from safetensors only, in eval mode, on `device` ("auto" picks one)."""
+    """Load a model folder's UNet (and its super-resolution stage, when it has one) from safetensors only, in
+    eval mode, on `device` ("auto" picks one)."""
     from diffusers import UNet2DModel
+
+    from engine.postcards.superres import FOLDER, check_stage, has_stage, load_stage
 
     path = Path(path)
     missing = missing_files(path)
@@ -209,8 +228,12 @@ def load_model(path: str | Path, device="auto") -> Model:
         raise UserError(f"model {path}: expected a diffusers model folder, found it lacks {', '.join(missing)}")
     checks.weights(path / "unet", path, check_unet_config(path), MAX_PARAMS)
     scheduler_config = check_scheduler_config(path)
+    if has_stage(path):
+        check_stage(path / FOLDER)  # before the base UNet is allocated too
     device = pick_device(device) if isinstance(device, str) else device
     dtype = pick_dtype(device)
     unet = UNet2DModel.from_pretrained(path / "unet", use_safetensors=True, torch_dtype=dtype)
     unet = unet.to(device).eval().requires_grad_(False)
-    return Model(unet=unet, scheduler_config=scheduler_config, device=device, dtype=dtype, path=path)
+    superres = load_stage(path / FOLDER, device, dtype) if has_stage(path) else None
+    return Model(unet=unet, scheduler_config=scheduler_config, device=device, dtype=dtype, path=path,
+                 superres=superres)

@@ -38,6 +38,8 @@ PREDICTIONS = ("epsilon", "v_prediction", "sample")
 BLOCKS = ({"DownBlock2D", "ResnetDownsampleBlock2D"}, {"UpBlock2D", "ResnetUpsampleBlock2D"})
 MAX_PARAMS = 100_000_000     # a super-resolution stage is small; anything larger is not one of ours
 MAX_CHANNELS = 1024
+# Postcard i's detail noise comes from seed + i + SEED_OFFSET: not the same numbers as its base noise (seed + i).
+SEED_OFFSET = 0x5EED_0000
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def read_settings(folder: Path) -> Settings:
                         steps=checks.get(data, path, "steps", int, 1, 50))
     if settings.start_strength > settings.max_strength:
         raise UserError(f"{path}: key 'start_strength': expected at most max_strength "
-                        f"({settings.max_strength}: the noise levels training covered), found {settings.start_strength}")
+                        f"({settings.max_strength}: the noise levels training covered), "
+                        f"found {settings.start_strength}")
     return settings
 
 
@@ -127,6 +130,16 @@ def check_scheduler_config(folder: Path) -> dict:
     return config
 
 
+def check_stage(folder: str | Path) -> tuple[Settings, dict]:
+    """Every check of a `superres/` folder, reading only JSON and the weights' header: (settings, scheduler config)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: expected a super-resolution folder ({SETTINGS}, unet/, scheduler/), found none")
+    settings = read_settings(folder)
+    check_weights(folder, check_unet_config(folder, settings))
+    return settings, check_scheduler_config(folder)
+
+
 def load_stage(folder: str | Path, device="cpu", dtype=None) -> Stage:
     """Load a `superres/` folder: every config is checked before anything is allocated; safetensors only."""
     import diffusers
@@ -134,11 +147,7 @@ def load_stage(folder: str | Path, device="cpu", dtype=None) -> Stage:
     from diffusers import UNet2DModel
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"{folder}: expected a super-resolution folder ({SETTINGS}, unet/, scheduler/), found none")
-    settings = read_settings(folder)
-    check_weights(folder, check_unet_config(folder, settings))
-    scheduler_config = check_scheduler_config(folder)
+    settings, scheduler_config = check_stage(folder)
     device = torch.device(device)
     dtype = dtype or torch.float32
     unet = UNet2DModel.from_pretrained(folder / "unet", use_safetensors=True, torch_dtype=dtype)
@@ -196,7 +205,8 @@ def refine(stage: Stage, condition, generators, *, strength: float | None = None
     strength = s.start_strength if strength is None else strength
     steps = s.steps if steps is None else steps
     if not 0 < strength <= s.max_strength:
-        raise ValueError(f"strength: expected a value in (0, {s.max_strength}] (what training covered), found {strength}")
+        raise ValueError(f"strength: expected a value in (0, {s.max_strength}] (what training covered), "
+                         f"found {strength}")
     if steps < 1:
         raise ValueError(f"steps: expected at least 1, found {steps}")
     scheduler = stage.scheduler
@@ -217,17 +227,25 @@ def refine(stage: Stage, condition, generators, *, strength: float | None = None
 def upscale(postcards: np.ndarray, stage: Stage, seed: int = 0, *, strength: float | None = None,
             steps: int | None = None) -> np.ndarray:
     """uint8 (n, H, W, 3 or 4) postcards -> uint8 (n, H*f, W*f, same channels). Postcard i draws its noise
-    from a generator seeded `seed + i`, so the same seed gives the same pixels. A fourth channel (the mask)
-    is upscaled bilinearly and thresholded at half."""
+    from its own generator (seed + i, offset), so the same seed gives the same pixels however the postcards
+    are batched. A fourth channel (the mask) is upscaled bilinearly and thresholded at half."""
     import torch
     import torch.nn.functional as F
 
     if postcards.ndim != 4 or postcards.shape[-1] not in (3, 4) or postcards.dtype != np.uint8:
         raise ValueError(f"postcards: expected uint8 (n, H, W, 3 or 4), found {postcards.dtype} {postcards.shape}")
     x = torch.from_numpy(np.ascontiguousarray(postcards)).permute(0, 3, 1, 2).float() / 127.5 - 1
-    generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(len(postcards))]
+    generators = [torch.Generator("cpu").manual_seed(seed + i + SEED_OFFSET) for i in range(len(postcards))]
     rgb = refine(stage, upsample(x[:, :3], stage.factor), generators, strength=strength, steps=steps).cpu()
     if postcards.shape[-1] == 4:
         mask = F.interpolate(x[:, 3:], scale_factor=stage.factor, mode="bilinear", align_corners=False)
         rgb = torch.cat([rgb, torch.where(mask > 0, 1.0, -1.0)], dim=1)
     return ((rgb + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def enlarge(pictures: np.ndarray, factor: int) -> np.ndarray:
+    """uint8 (n, H, W, C) -> bicubic (n, H*f, W*f, C): the guesses on the way to a postcard, at its final size."""
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(pictures)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return ((upsample(x, factor) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()

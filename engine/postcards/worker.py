@@ -2,7 +2,7 @@
 
 `SamplerClient` (main thread, never waits) keeps `config.sampler.queue` postcards ready. It hands seeds
 and the current recipe (model, scheduler, steps) to a worker process over a queue; the worker writes each
-postcard and a few of its intermediate predictions (for the "reveal" transition) into shared-memory slots
+postcard and the pictures on its way (the reveal's guesses, or a morph's in-betweens) into shared-memory slots
 and answers with a small message; the client copies the pictures out and frees the slot. A supervisor
 restarts a dead worker with back-off and the seeds it was working on are asked for again, so the sequence
 of postcards does not depend on crashes.
@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from engine.logs import RateLimitedLog
-from engine.postcards.maker import PREVIEWS, Postcard, PostcardMaker, Recipe, torch_threads
+from engine.postcards.maker import PREVIEWS, Postcard, PostcardMaker, Recipe, finished, torch_threads
+from engine.postcards.retrace import MODES
 from engine.processes.lifeline import end_with_parent
 from engine.processes.shared import SharedArrays
 from engine.processes.supervisor import Supervisor
@@ -49,17 +50,19 @@ class SlotLayout:
     side: int
 
     def arrays(self) -> dict:
-        return {"pictures": ((self.count, self.frames, self.side, self.side, 3), np.uint8)}
+        return {"pictures": ((self.count, self.frames, self.side, self.side, 3), np.uint8),
+                "masks": ((self.count, self.side, self.side), np.uint8)}
 
 
 class SlotPool:
-    """`count` slots of `frames` pictures of side x side x 3 bytes (a postcard and its reveal previews) in
-    one shared block. The main process creates and owns it, so it outlives any worker; a worker attaches
+    """`count` slots of `frames` pictures of side x side x 3 bytes (a postcard, the pictures on its way and
+    its retraced pictures) and a side x side mask (its animal's, when the model paints one) in one shared
+    block. The main process creates and owns it, so it outlives any worker; a worker attaches
     by name. Only small control messages travel over queues."""
 
     def __init__(self, layout: SlotLayout, shared: SharedArrays):
         self.layout, self._shared = layout, shared
-        self.array = shared.pictures
+        self.array, self.masks = shared.pictures, shared.masks
 
     @classmethod
     def create(cls, count: int, frames: int, side: int) -> "SlotPool":
@@ -78,8 +81,27 @@ class SlotPool:
         """A private copy: the slot may be reused as soon as this returns."""
         return self.array[slot, frame, :height, :width].copy()
 
+    def put(self, slot: int, postcard: Postcard) -> tuple:
+        """Write a postcard's pictures into `slot`; returns what `get` needs to read them back."""
+        pictures = [*postcard.previews, postcard.image, *postcard.retraced.values()]
+        for frame, picture in enumerate(pictures):
+            self.write(slot, frame, picture)
+        if postcard.mask is not None:
+            h, w = postcard.mask.shape
+            self.masks[slot, :h, :w] = postcard.mask
+        return len(postcard.previews), postcard.mask is not None, tuple(postcard.retraced)
+
+    def get(self, slot: int, seed: int, height: int, width: int, held: tuple, **details) -> Postcard:
+        """The postcard `put` wrote into `slot` (`held`: what it returned), as private copies."""
+        previews, masked, modes = held
+        return Postcard(seed, self.read(slot, previews, height, width),
+                        [self.read(slot, f, height, width) for f in range(previews)],
+                        mask=self.masks[slot, :height, :width].copy() if masked else None,
+                        retraced={m: self.read(slot, previews + 1 + k, height, width) for k, m in enumerate(modes)},
+                        **details)
+
     def close(self) -> None:
-        self.array = None  # the numpy view must go before the block can be released
+        self.array = self.masks = None  # the numpy views must go before the block can be released
         self._shared.close()
 
 
@@ -109,20 +131,19 @@ def run_worker(layout: SlotLayout, requests, results, threads: int, device: str)
             if maker.recipe is None or maker.model is None:
                 results.put(("failed", seed, slots))
                 continue
-            if maker.model.resolution > layout.side:
+            if maker.model.side > layout.side:
                 results.put(("error", maker.recipe, f"model {maker.recipe.model}: postcards of "
-                             f"{maker.model.resolution} px are larger than the {layout.side} px slots"))
+                             f"{maker.model.side} px are larger than the {layout.side} px slots"))
                 results.put(("failed", seed, slots))
                 continue
             start = time.perf_counter()
-            images, previews = maker.make(seed, len(slots))
+            painted = maker.paint(seed, len(slots))
             seconds = (time.perf_counter() - start) / len(slots)
-            for i, slot in enumerate(slots):
-                for frame, guess in enumerate(previews):
-                    pool.write(slot, frame, guess[i])
-                pool.write(slot, len(previews), images[i])
-            h, w = images.shape[1:3]
-            results.put(("done", seed, slots, h, w, len(previews), maker.recipe, seconds))
+            extras = []
+            for i, (slot, (picture, previews, morph_from)) in enumerate(zip(slots, painted)):
+                extras.append((pool.put(slot, finished(seed + i, picture, previews)), morph_from))
+            h, w = painted[0][0].shape[:2]
+            results.put(("done", seed, slots, h, w, extras, maker.recipe, seconds))
     finally:
         pool.close()
 
@@ -137,7 +158,7 @@ class SamplerClient:
         self.batch = config.sampler.batch
         self.capacity = config.sampler.queue
         # Two batches in flight: one being painted, one waiting, so a new recipe applies within two calls.
-        self.pool = SlotPool.create(count=2 * self.batch, frames=PREVIEWS + 1, side=max(side, MIN_SIDE))
+        self.pool = SlotPool.create(count=2 * self.batch, frames=PREVIEWS + 1 + len(MODES), side=max(side, MIN_SIDE))
         self.free: list[int] = list(range(2 * self.batch))
         self.in_flight: dict[int, tuple[int, ...]] = {}   # seed -> slots
         self.ready: deque[Postcard] = deque()
@@ -235,14 +256,13 @@ class SamplerClient:
                 _, seed, slots = message
                 self._release(seed, slots)
             else:
-                _, seed, slots, h, w, previews, recipe, seconds = message
-                for i, slot in enumerate(slots):
+                _, seed, slots, h, w, extras, recipe, seconds = message
+                for i, (slot, (held, morph_from)) in enumerate(zip(slots, extras)):
                     if self.recipe is not None and recipe.model != self.recipe.model:
                         self.stats["discarded"] += 1
                         continue
-                    shots = [self.pool.read(slot, f, h, w) for f in range(previews)]
-                    self.ready.append(Postcard(seed + i, self.pool.read(slot, previews, h, w), shots,
-                                               recipe, seconds))
+                    self.ready.append(self.pool.get(slot, seed + i, h, w, held, recipe=recipe, seconds=seconds,
+                                                    morph_from=morph_from))
                     self.stats["made"] += 1
                 self.last_seconds = seconds
                 self._release(seed, slots)
@@ -296,10 +316,10 @@ class InlineSampler:
             self.maker.use(self.recipe)
         seed = self.next_seed()
         start = time.perf_counter()
-        images, previews = self.maker.make(seed)
+        ((picture, previews, morph_from),) = self.maker.paint(seed)
         self.last_seconds = time.perf_counter() - start
         self.stats["made"] += 1
-        return Postcard(seed, images[0], [p[0] for p in previews], self.recipe, self.last_seconds)
+        return finished(seed, picture, previews, recipe=self.recipe, seconds=self.last_seconds, morph_from=morph_from)
 
     def close(self) -> None:
         pass

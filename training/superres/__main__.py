@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a("--data", required=True, metavar="DIR", help="folder of full-resolution photos")
     a("--out", required=True, metavar="DIR", help="run folder (stage, checkpoints, log)")
     a("--factor", type=int, default=4, choices=(2, 4, 8), help="upscaling factor (default: 4, 64 -> 256 px)")
-    a("--crop", type=int, default=96, metavar="PX", help="hi-res training crop side (default: 96)")
+    a("--crop", type=int, default=64, metavar="PX", help="hi-res training crop side (default: 64)")
     a("--batch", type=int, default=16, help="crops per step (default: 16)")
     a("--steps", type=int, default=3000, help="at most this many optimiser steps (default: 3000)")
     a("--minutes", type=float, metavar="MIN",
@@ -44,9 +44,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a("--lr", type=float, default=5e-4, help="peak learning rate (default: 5e-4)")
     a("--warmup", type=int, default=100, metavar="STEPS", help="LR warm-up steps (default: 100)")
     a("--ema", type=float, default=0.999, help="EMA decay ceiling (default: 0.999)")
-    a("--channels", type=channels, default=[32, 64, 96, 128], metavar="C1,C2,...",
-      help="UNet block widths, attention-free (default: 32,64,96,128)")
-    a("--layers", type=int, default=1, help="resnet layers per block (default: 1)")
+    # 16 channels at full size: 2.6x fewer FLOPs than 32,64,96,128 (15.5 vs 40 GFLOP a 256 px call with one
+    # layer a block); the second layer buys depth at the cheap, small levels.
+    a("--channels", type=channels, default=[16, 32, 64, 128], metavar="C1,C2,...",
+      help="UNet block widths, attention-free (default: 16,32,64,128)")
+    a("--layers", type=int, default=2, help="resnet layers per block (default: 2)")
     a("--groups", type=int, default=8, help="GroupNorm groups (default: 8)")
     a("--max-strength", type=float, default=0.7,
       help="highest noise level trained, as a fraction of the schedule (default: 0.7)")

@@ -201,7 +201,7 @@ def train(args) -> int:
     settings = Settings(factor=args.factor, condition_channels=3, residual_scale=scale,
                         start_strength=args.start_strength, max_strength=args.max_strength, steps=args.sample_steps)
     top = round(args.max_strength * TIMESTEPS)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     budget = args.minutes * 60 if args.minutes else math.inf
     seconds = meta.get("seconds", 0.0)  # training time of the earlier sessions
 
