@@ -30,7 +30,7 @@ PRESETS = {
     "small": Preset((32, 64, 128, 128), 1,
                     ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
                     ("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), 64,
-                    "the CPU-friendly default that ships: ~4.3M parameters, 64 px"),
+                    "the CPU-friendly default that ships: ~4.3M parameters, 64 px", norm_num_groups=8),
     "base": Preset((128, 128, 256, 256, 512, 512), 2,
                    ("DownBlock2D", "DownBlock2D", "DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
                    ("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D"), 128,
