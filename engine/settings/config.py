@@ -92,6 +92,20 @@ class MidiSettings:
 
 
 @dataclass(frozen=True)
+class TempoSettings:
+    bpm: float = field(120.0, "the show's tempo until something sets it", min=20.0, max=300.0)
+    quantum: int = field(4, "beats in a bar", min=1, max=16)
+    link: bool = field(False, "join the Ableton Link session on the network (needs the `link` extra)")
+    midi_clock: bool = field(True, "follow MIDI clock and start/stop on the MIDI input (when [midi] is enabled)")
+
+
+@dataclass(frozen=True)
+class ReactSettings:
+    attack: float = field(0.01, "seconds the mix's features take to rise", min=0.0, max=10.0)
+    release: float = field(0.1, "seconds they take to fall (an onset fades over this)", min=0.0, max=10.0)
+
+
+@dataclass(frozen=True)
 class SamplerSettings:
     device: str = field("auto", "torch device: auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
     threads: int = field(0, "torch threads on CPU; 0 = cores - 1 so rendering and audio keep a core",
@@ -108,20 +122,6 @@ class RecordingSettings:
     preset: str = field("veryfast", "libx264 preset",
                         choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"))
     crf: int = field(20, "libx264 quality (lower is better, 18-28 is sensible)", min=0, max=51)
-@dataclass(frozen=True)
-class TempoSettings:
-    bpm: float = field(120.0, "the show's tempo until something sets it", min=20.0, max=300.0)
-    quantum: int = field(4, "beats in a bar", min=1, max=16)
-    link: bool = field(False, "join the Ableton Link session on the network (needs the `link` extra)")
-    midi_clock: bool = field(True, "follow MIDI clock and start/stop on the MIDI input (when [midi] is enabled)")
-
-
-@dataclass(frozen=True)
-class ReactSettings:
-    attack: float = field(0.01, "seconds the mix's features take to rise", min=0.0, max=10.0)
-    release: float = field(0.1, "seconds they take to fall (an onset fades over this)", min=0.0, max=10.0)
-
-
     audio_bitrate: int = field(192000, "AAC bitrate in bit/s", min=32000, max=512000)
     queue: int = field(60, "frames the encoder may fall behind before it drops (and counts) frames",
                        min=1, max=10000)
@@ -164,6 +164,8 @@ class Config:
     oscquery: OscQuerySettings = field(OscQuerySettings(), "OSCQuery discovery")
     web: WebSettings = field(WebSettings(), "the web face")
     midi: MidiSettings = field(MidiSettings(), "MIDI control")
+    tempo: TempoSettings = field(TempoSettings(), "tempo: Link, MIDI clock, tap")
+    react: ReactSettings = field(ReactSettings(), "the features of the mix the picture reacts to")
     sampler: SamplerSettings = field(SamplerSettings(), "the background postcard sampler")
     recording: RecordingSettings = field(RecordingSettings(), "recording and offline rendering")
     ndi: NdiSettings = field(NdiSettings(), "NDI output")
@@ -183,8 +185,6 @@ def load_config(path: str | Path | None = None) -> Config:
     """Load and validate config.toml (the project's own when `path` is None)."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
     data = read_toml(path)
-    tempo: TempoSettings = field(TempoSettings(), "tempo: Link, MIDI clock, tap")
-    react: ReactSettings = field(ReactSettings(), "the features of the mix the picture reacts to")
     for key in ("source", "root"):
         if key in data:
             raise SettingsError([f"{path}: {key}: unknown key (set by the loader, not in the file)"])
