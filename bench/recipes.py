@@ -25,7 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "camouflage" / "images"
 RESULTS = PROJECT_ROOT / "bench" / "results" / "recipes.json"
 OUT = Path("/root/postcards-runs/recipes")
-SAMPLERS = (("dpmsolver++", 20), ("ddpm", 25))
+SAMPLERS = {"dpmsolver++": 20, "ddpm": 25}  # what previews and evaluate use; what the scenes use
 
 OLD = ("--prediction", "epsilon", "--no-zero-snr", "--min-snr", "0", "--mean-colour-weight", "0", "--norm-groups", "32")
 V = ("--prediction", "v", "--zero-snr", "--min-snr", "0", "--mean-colour-weight", "0", "--norm-groups", "32")
@@ -85,7 +85,8 @@ def evaluate_row(name: str, photos, args) -> dict:
     model = load_model(folder, "cpu")
     row = {"row": name, "recipe": ROWS[name][0], "steps": facts["steps"], "wall_s": round(facts["wall_s"]),
            "lr_at_end": last_lr(folder), "samplers": {}}
-    for scheduler, steps in SAMPLERS:
+    for scheduler in args.samplers.split(","):
+        steps = SAMPLERS[scheduler]
         postcards = generate(model, scheduler=scheduler, n=args.n, steps=steps, seed=0, batch=25)
         report = evaluate(postcards, photos, seed=0)
         colours = colour.compare(postcards, photos, seed=0)
@@ -139,9 +140,12 @@ def main(argv=None) -> int:
     parser.add_argument("--resolution", type=int, default=32)
     parser.add_argument("--parallel", type=int, default=2, help="rows trained at once, one thread each")
     parser.add_argument("--n", type=int, default=100, help="postcards scored per row and sampler")
+    parser.add_argument("--samplers", default=",".join(SAMPLERS), help="comma-separated, of " + ", ".join(SAMPLERS))
     parser.add_argument("--evaluate-only", action="store_true", help="skip training; score the models in --out")
     args = parser.parse_args(argv)
     names = args.rows.split(",")
+    if not set(args.samplers.split(",")) <= set(SAMPLERS):
+        parser.error(f"--samplers: expected some of {', '.join(SAMPLERS)}, found {args.samplers}")
     unknown = [n for n in names if n not in ROWS]
     if unknown:
         parser.error(f"--rows: unknown {', '.join(unknown)}; expected some of {', '.join(ROWS)}")
