@@ -41,18 +41,16 @@ from pythonosc.dispatcher import Dispatcher  # noqa: E402
 from pythonosc.osc_message_builder import build_msg  # noqa: E402
 from pythonosc.osc_server import ThreadingOSCUDPServer  # noqa: E402
 
-from engine.settings.config import MidiMapping, load_config  # noqa: E402
 from engine.control import start_controllers  # noqa: E402
+from engine.settings.config import MidiMapping  # noqa: E402
 from engine.show.controls import Command  # noqa: E402
 from engine.show.state import Show  # noqa: E402
 
+# One copy of the control helpers: the tests' (a Show with a frame thread, ports, the tests' own scenes).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from control_helpers import control_config, free_port, running_show, wait_for  # noqa: E402
+
 GRAY = 200  # the test postcard's level: a drawn pixel is GRAY * (1 - black)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -156,31 +154,14 @@ def latency(config, messages: int, fps: int, seed: int) -> dict:
 def show_with_frames(config, address: str, source: str):
     """A Show with the controllers config enables and a 60 fps frame thread; yields the values applied to
     `address` from controllers whose source starts with `source`."""
-    show = Show(config, scene="dawn")
-    applied = []
-    show.on(address, lambda a, v, s: applied.append(v) if a == address and s.startswith(source) else None)
-    controllers = start_controllers(config, show)
-    stop = threading.Event()
-
-    def frames():
-        while not stop.is_set():
-            show.update(time.monotonic())
-            stop.wait(1 / 60)
-
-    loop = threading.Thread(target=frames)
-    loop.start()
-    try:
-        yield applied
-    finally:
-        stop.set()
-        loop.join()
-        controllers.stop()
-
-
-def wait_until(done, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not done():
-        time.sleep(0.01)
+    with running_show(config, fps=60) as show:
+        applied = []
+        show.on(address, lambda a, v, s: applied.append(v) if s.startswith(source) else None)
+        controllers = start_controllers(config, show)
+        try:
+            yield applied
+        finally:
+            controllers.stop()
 
 
 def burst_ours(config, count: int) -> tuple[int, int]:
@@ -199,7 +180,7 @@ def burst_ours(config, count: int) -> tuple[int, int]:
                     feedback += 1
                 except socket.timeout:
                     break
-        wait_until(lambda: len(applied) >= count)
+        wait_for(lambda: len(applied) >= count)
     return len(applied), feedback
 
 
@@ -220,7 +201,7 @@ def burst_midi(config, count: int) -> int | None:
             time.sleep(0.2)
             for i in range(count):
                 device.send(mido.Message("control_change", control=20, value=i % 128))
-            wait_until(lambda: len(applied) >= count)
+            wait_for(lambda: len(applied) >= count)
             return len(applied)
     finally:
         device.close()
@@ -260,14 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.messages <= 1023:
         parser.error("--messages: expected 1..1023 (each message carries its own /visual/black value)")
 
-    base = load_config()
     with tempfile.TemporaryDirectory() as tmp:
         def config():
-            return dataclasses.replace(
-                base, osc=dataclasses.replace(base.osc, port=free_port(), feedback_host="", feedback_port=0),
-                oscquery=dataclasses.replace(base.oscquery, enabled=False),
-                midi=dataclasses.replace(base.midi, enabled=False),
-                paths=dataclasses.replace(base.paths, state=str(Path(tmp) / "state")))
+            return control_config(Path(tmp), osc={"feedback_host": "", "feedback_port": 0},
+                                  oscquery={"enabled": False}, midi={"enabled": False})
 
         result = latency(config(), args.messages, args.fps, args.seed)
         ours = [burst_ours(config(), args.burst) for _ in range(args.repeats)]

@@ -1,4 +1,5 @@
-"""Shared test set-up: no network, no sound card, tiny real models.
+"""Shared test set-up: no network, no sound card, tiny real models, the tests' own scenes, a perform config
+on a tiny model, a job run as `postcards JOB` runs it.
 
 Tests that need a JACK server or an X display are marked `jack` / `display` and skip with a reason when
 none runs here; `make test` (and so CI) starts both.
@@ -6,6 +7,7 @@ none runs here; `make test` (and so CI) starts both.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -20,6 +22,9 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 PROJECT = Path(__file__).resolve().parent.parent
+# The tests' own scenes (copies, with the values the tests expect): the artist's scenes/ may change freely.
+SCENES = PROJECT / "tests" / "fixtures" / "scenes"
+WAIT = 120.0  # seconds: the sampler worker imports torch and diffusers first, on a busy 2-core machine
 
 
 def jack_running() -> bool:
@@ -61,3 +66,63 @@ def save_tiny_model(folder: Path, sample_size: int = 32, seed: int = 0) -> Path:
 def tiny_model(tmp_path_factory) -> Path:
     """Path of a tiny random model folder, made once per test session."""
     return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+def save_tiny_stable_audio(folder: Path) -> Path:
+    """A tiny random StableAudioPipeline (Stable Audio Open's parts, its scheduler, 44.1 kHz) on disk."""
+    import torch
+    from diffusers import (AutoencoderOobleck, CosineDPMSolverMultistepScheduler, StableAudioDiTModel,
+                           StableAudioPipeline, StableAudioProjectionModel)
+    from transformers import T5Config, T5EncoderModel, T5Tokenizer
+
+    torch.manual_seed(0)
+    words = ["jungle", "bird", "frog", "owl", "leaves", "soft", "calls", "of", "a", "the", "low", "quality"]
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
+    vocab += [("\u2581" + w, -3.0) for w in words] + [(c, -5.0) for c in "abcdefghijklmnopqrstuvwxyz,.-"]
+    tokenizer = T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=32)
+    text_encoder = T5EncoderModel(T5Config(vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=64, num_layers=2,
+                                           num_heads=4))
+    pipe = StableAudioPipeline(
+        vae=AutoencoderOobleck(encoder_hidden_size=6, downsampling_ratios=[4, 8], decoder_channels=3,
+                               decoder_input_channels=3, audio_channels=2, channel_multiples=[2, 4],
+                               sampling_rate=44100),
+        text_encoder=text_encoder, tokenizer=tokenizer,
+        projection_model=StableAudioProjectionModel(text_encoder_dim=32, conditioning_dim=4, min_value=0,
+                                                    max_value=64),
+        transformer=StableAudioDiTModel(sample_size=512, in_channels=3, num_layers=2, attention_head_dim=4,
+                                        num_key_value_attention_heads=2, out_channels=3, cross_attention_dim=4,
+                                        time_proj_dim=8, global_states_input_dim=8, cross_attention_input_dim=4),
+        scheduler=CosineDPMSolverMultistepScheduler(solver_order=2, prediction_type="v_prediction",
+                                                    sigma_data=1.0, sigma_schedule="exponential"))
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def write_config(tmp_path: Path, tiny_model: Path, audio: str = "enabled = false", osc: str = "enabled = false") -> Path:
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    (scenes / "tiny.toml").write_text(
+        f'[visual]\nmodel = "{tiny_model}"\nsteps = 4\nhold = 0.4\ncrossfade = 0.6\ndrift = 0.05\n'
+        f'scheduler = "ddim"\n\n[sound.layers.frogs]\nsource = "frogs"\n')
+    (scenes / "still.toml").write_text(f'[visual]\nmodel = "{tiny_model}"\nsteps = 3\nframe = "postcard"\n')
+    (tmp_path / "models").mkdir()
+    path = tmp_path / "config.toml"
+    path.write_text(f'[display]\nsize = [160, 90]\nfps = 30\n\n[audio]\n{audio}\n\n[osc]\n{osc}\n\n'
+                    f'[oscquery]\nenabled = false\n\n[sampler]\nqueue = 2\ndevice = "cpu"\n\n'
+                    f'[show]\nscene = "tiny"\n\n[logging]\nfile = ""\n')
+    return path
+
+
+def run_job(job, settings, *argv: str) -> int:
+    """A job module run as `postcards JOB ARGV` runs it, without importing the other jobs."""
+    parser = argparse.ArgumentParser()
+    job.configure(parser)
+    args = parser.parse_args(argv)
+    args.settings = settings
+    return job.run(args)
+
+
+def namespace_allowed() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0

@@ -1,4 +1,5 @@
-"""Shared by the control tests and bench/control.py: a real Show driven by a frame loop, free ports, waiting."""
+"""Shared by the control tests and bench/control.py (its one copy): a real Show driven by a frame loop, free
+ports, waiting."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from engine.settings.config import Config, load_config
 from engine.show.state import Show
 
-PROJECT = Path(__file__).resolve().parent.parent
+from conftest import PROJECT, SCENES
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
@@ -26,7 +27,7 @@ def control_config(tmp: Path, **sections) -> Config:
     config = load_config(PROJECT / "config.toml")
     config = dataclasses.replace(
         config, paths=dataclasses.replace(config.paths, state=str(tmp / "state"), logs=str(tmp / "logs"),
-                                          scenes=str(PROJECT / "scenes")),
+                                          scenes=str(SCENES)),
         osc=dataclasses.replace(config.osc, port=free_port()),
         oscquery=dataclasses.replace(config.oscquery, port=free_port(socket.SOCK_STREAM)))
     for name, changes in sections.items():

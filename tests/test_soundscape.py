@@ -82,7 +82,7 @@ def test_stable_audio_without_weights_says_how_to_get_them(tmp_path, monkeypatch
 
 
 def test_stable_audio_backend_writes_engine_rate_or_model_rate(tmp_path, capsys):
-    from test_stable_audio import save_tiny_stable_audio
+    from conftest import save_tiny_stable_audio
 
     model = save_tiny_stable_audio(tmp_path / "tiny")
     common = ["--backend", "stable-audio", "--model", str(model), "--n", "1", "--seconds", "0.3",

@@ -16,8 +16,9 @@ from PIL import Image
 
 from training import checkpoint
 from training.__main__ import main
+from conftest import PROJECT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
 
 

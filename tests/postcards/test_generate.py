@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
 
 import numpy as np
@@ -14,21 +13,14 @@ from engine.errors import UserError
 from engine.cli import generate
 from engine.postcards.generate import make_grid
 
+from conftest import run_job
+
 
 @pytest.fixture
 def settings(tmp_path, tiny_model):
     shutil.copytree(tiny_model, tmp_path / "models" / "tiny")
     (tmp_path / "config.toml").write_text('[paths]\nmodels = "models"\n[logging]\nfile = ""\n')
     return load_config(tmp_path / "config.toml")
-
-
-def run_job(job, settings, *argv: str) -> int:
-    """A job module run as `postcards JOB ARGV` runs it, without importing the other jobs."""
-    parser = argparse.ArgumentParser()
-    job.configure(parser)
-    args = parser.parse_args(argv)
-    args.settings = settings
-    return job.run(args)
 
 
 def run_generate(settings, *argv: str) -> int:

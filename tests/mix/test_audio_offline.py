@@ -1,7 +1,6 @@
 """OfflineAudio: the live mix rendered inline, deterministic for a seed, equal to the voices it is made of."""
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,9 @@ from engine.settings.config import Config
 from engine.settings.scenes import LayerSettings, Scene, SoundSettings, load_scene
 from engine.sound.voices import make_voice
 
+from conftest import SCENES
+
 RATE = 48000
-SCENES = Path(__file__).resolve().parent.parent / "scenes"
 
 
 def scene(fade=0.0, master=1.0, **layers):

@@ -10,10 +10,11 @@ import numpy as np
 import pygame
 import pytest
 
-from engine.settings.config import PROJECT_ROOT, RecordingSettings, load_config
+from engine.settings.config import RecordingSettings, load_config
 from engine.show.controls import Command
 from engine.record.live import LiveRecording
 from engine.show.state import Show
+from conftest import SCENES
 from record_media import click_time, flash_time, streams, video_frames
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -60,7 +61,7 @@ def perform(show, live, clock, seconds, flash_at=None):
 
 def test_start_and_stop_from_commands_make_a_synced_file(config, tmp_path):
     clock = Clock()
-    show = Show(config, PROJECT_ROOT / "scenes", "dawn")
+    show = Show(config, SCENES, "dawn")
     live = LiveRecording(config, RATE, clock, show.report)
     live.follow(show)
     perform(show, live, clock, 0.5)  # not recording yet
@@ -83,7 +84,7 @@ def test_an_unwritable_folder_leaves_the_show_playing(config, tmp_path, caplog):
     (tmp_path / "file").write_text("")
     config = replace(config, paths=replace(config.paths, recordings=str(tmp_path / "file" / "sub")))
     clock = Clock()
-    show = Show(config, PROJECT_ROOT / "scenes", "dawn")
+    show = Show(config, SCENES, "dawn")
     live = LiveRecording(config, RATE, clock, show.report)
     live.follow(show)
     show.submit(Command("/record/start", (), "test"))
@@ -96,7 +97,7 @@ def test_an_unwritable_folder_leaves_the_show_playing(config, tmp_path, caplog):
 def test_the_mixed_sound_alone_goes_to_a_wav_for_the_whole_show(config, tmp_path):
     import soundfile
     clock = Clock()
-    show = Show(config, PROJECT_ROOT / "scenes", "dawn")
+    show = Show(config, SCENES, "dawn")
     live = LiveRecording(config, RATE, clock, show.report, audio_path=tmp_path / "mix.wav")
     perform(show, live, clock, 1.0, flash_at=100.5)
     live.close()

@@ -8,16 +8,15 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from browser import chromium_binary
-from test_ndi import namespace_allowed
+from conftest import PROJECT, namespace_allowed
 
 pytest.importorskip("aiortc", reason="the `web` extra is not installed (pip install '.[web]')")
 
-HERE = Path(__file__).resolve().parent
+HERE = PROJECT / "tests"  # webrtc_loopback.py and the helpers it imports
 
 
 @pytest.mark.slow

@@ -4,16 +4,13 @@ are the same for the same seed, the job runs from the CLI and stops on time, the
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pygame
 import pytest
@@ -23,29 +20,8 @@ from engine.settings.config import load_config
 from engine.perform.live import Live
 from engine.perform.offline import offline
 
-WAIT = 120.0  # seconds: the sampler worker imports torch and diffusers first, on a busy 2-core machine
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def write_config(tmp_path: Path, tiny_model: Path, audio: str = "enabled = false", osc: str = "enabled = false") -> Path:
-    scenes = tmp_path / "scenes"
-    scenes.mkdir()
-    (scenes / "tiny.toml").write_text(
-        f'[visual]\nmodel = "{tiny_model}"\nsteps = 4\nhold = 0.4\ncrossfade = 0.6\ndrift = 0.05\n'
-        f'scheduler = "ddim"\n\n[sound.layers.frogs]\nsource = "frogs"\n')
-    (scenes / "still.toml").write_text(f'[visual]\nmodel = "{tiny_model}"\nsteps = 3\nframe = "postcard"\n')
-    (tmp_path / "models").mkdir()
-    path = tmp_path / "config.toml"
-    path.write_text(f'[display]\nsize = [160, 90]\nfps = 30\n\n[audio]\n{audio}\n\n[osc]\n{osc}\n\n'
-                    f'[oscquery]\nenabled = false\n\n[sampler]\nqueue = 2\ndevice = "cpu"\n\n'
-                    f'[show]\nscene = "tiny"\n\n[logging]\nfile = ""\n')
-    return path
-
+from conftest import WAIT, write_config
+from control_helpers import free_port
 
 def digest(surface) -> str:
     return hashlib.sha1(pygame.image.tobytes(surface, "RGB")).hexdigest()

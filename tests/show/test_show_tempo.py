@@ -7,9 +7,11 @@ import shutil
 
 import pytest
 
-from engine.settings.config import PROJECT_ROOT, load_config
+from engine.settings.config import load_config
 from engine.show.controls import Command
 from engine.show.state import Show
+
+from conftest import SCENES
 
 FPS = 30
 
@@ -17,7 +19,7 @@ FPS = 30
 @pytest.fixture
 def show(tmp_path):
     folder = tmp_path / "scenes"
-    shutil.copytree(PROJECT_ROOT / "scenes", folder)
+    shutil.copytree(SCENES, folder)
     return Show(load_config(), folder, "dawn")
 
 

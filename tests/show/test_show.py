@@ -10,16 +10,18 @@ import threading
 
 import pytest
 
-from engine.settings.config import PROJECT_ROOT, ScheduleEntry, ShowSettings, load_config
+from engine.settings.config import ScheduleEntry, ShowSettings, load_config
 from engine.show.controls import Command
 from engine.errors import UserError
 from engine.show.state import Show
+
+from conftest import SCENES
 
 
 @pytest.fixture
 def scenes(tmp_path):
     folder = tmp_path / "scenes"
-    shutil.copytree(PROJECT_ROOT / "scenes", folder)
+    shutil.copytree(SCENES, folder)
     return folder
 
 

@@ -15,8 +15,9 @@ from engine.mix.engine import AudioEngine
 from engine.settings.config import Config
 from engine.settings.scenes import LayerSettings, Scene, SoundSettings, load_scene
 
+from conftest import SCENES
+
 pytestmark = pytest.mark.jack
-SCENES = Path(__file__).resolve().parent.parent / "scenes"
 
 
 def jack_config(**audio):

@@ -15,7 +15,7 @@ from browser import chromium
 from engine.cli import gallery
 from engine.errors import UserError
 from engine.settings.config import load_config
-from test_perform import write_config
+from conftest import write_config
 
 
 def make_gallery(config_path, out, *extra) -> int:

@@ -50,7 +50,7 @@ def test_voice_feed_renders_inline_and_skips_in_step():
 
 
 def test_a_stable_audio_layer_plays_the_stand_in_until_its_loop_is_ready_then_crossfades(tmp_path, caplog):
-    from test_stable_audio import save_tiny_stable_audio
+    from conftest import save_tiny_stable_audio
 
     from engine.sound.sources import SWITCH_SECONDS, LoopWhenReady
     from engine.sound.loops import LoopPlayer

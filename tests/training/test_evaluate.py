@@ -15,7 +15,7 @@ from training import evaluate
 from training.card import write_card
 from training.evaluate import memorization, thumbnails
 
-from test_generate import run_job
+from conftest import run_job
 from test_training_card import FACTS_EXAMPLE
 from test_swd import textures
 

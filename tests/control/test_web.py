@@ -20,7 +20,7 @@ from browser import chromium
 from control_helpers import free_port, wait_for
 from engine.perform.live import Live
 from engine.settings.config import load_config
-from test_perform import write_config
+from conftest import write_config
 
 
 

@@ -11,6 +11,8 @@ from engine.settings.config import load_config
 from engine.control.keys import command_for, submit_keys
 from engine.show.state import Show
 
+from conftest import SCENES
+
 
 @pytest.fixture(autouse=True, scope="module")
 def sdl():
@@ -25,7 +27,7 @@ def press(key):
 
 
 def test_keys_drive_the_show():
-    show = Show(load_config(), scene="dawn")
+    show = Show(load_config(), SCENES, "dawn")
     show.postcard_shown(0.0)
     pygame.event.clear()
     for key in (pygame.K_SPACE, pygame.K_o, pygame.K_m, pygame.K_s, pygame.K_x):

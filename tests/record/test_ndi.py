@@ -6,23 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from conftest import PROJECT, namespace_allowed, write_config
 
 pytest.importorskip("cyndilib", reason="the `ndi` extra is not installed (pip install '.[ndi]')")
 
-HERE = Path(__file__).resolve().parent
-
-
-def namespace_allowed() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+HERE = PROJECT / "tests"  # ndi_loopback.py and the helpers it imports
 
 
 @pytest.mark.slow
@@ -59,7 +52,6 @@ def test_the_show_hands_every_frame_it_draws_to_ndi_when_enabled(tmp_path, tiny_
     from control_helpers import wait_for
     from engine.perform.live import Live
     from engine.settings.config import load_config
-    from test_perform import write_config
 
     config_dir = tmp_path / ".ndi"
     config_dir.mkdir()

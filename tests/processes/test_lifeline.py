@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from engine.processes.shared import PREFIX, SHM, SharedArrays, clean_leftovers
-from test_perform import WAIT, write_config
+from conftest import PROJECT, WAIT, write_config
 
 NEXT_START = "from engine.processes.shared import SharedArrays; SharedArrays({'x': ((1,), 'int64')}).close()"
 
@@ -54,17 +54,17 @@ def mapped_shm(pids) -> set[str]:
 def test_kill_9_of_the_show_leaves_no_child_and_the_next_start_cleans_its_memory(tmp_path, tiny_model):
     config = write_config(tmp_path, tiny_model, audio='enabled = true\ndevice = "none"')
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
-    show = subprocess.Popen([sys.executable, "-m", "engine", "--config", str(config), "perform", "--headless"],
-                            stderr=subprocess.PIPE, text=True, env=env)
+    with open(tmp_path / "show.log", "w") as log:
+        show = subprocess.Popen([sys.executable, "-m", "engine", "--config", str(config), "perform", "--headless"],
+                                stderr=log, env=env)
     try:
-        deadline = time.monotonic() + WAIT
-        for line in show.stderr:  # the sampler's first postcard: every process is up by then
-            if "alive:" in line and "shown 0" not in line or time.monotonic() > deadline:
-                break
+        deadline = time.monotonic() + WAIT  # resource tracker, sampler, fork server, soundscape worker, player
+        while len(descendants(show.pid)) < 5 and show.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
         children = descendants(show.pid)
         names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in children if running(pid)}
         segments = mapped_shm({show.pid, *children})
-        assert len(children) >= 4, names  # sampler, fork server, soundscape worker, player (+ tracker)
+        assert len(children) >= 5, (names, (tmp_path / "show.log").read_text()[-2000:])
         assert any(name.startswith(f"{PREFIX}{show.pid}-") for name in segments), segments
         show.kill()
         show.wait()
@@ -84,7 +84,7 @@ def test_kill_9_of_the_show_leaves_no_child_and_the_next_start_cleans_its_memory
     # Its blocks and its queues' semaphores go with the next start's first block (a new process).
     ours = [name for name in segments if name.startswith((PREFIX, "sem.mp-"))]
     assert any(name.startswith("sem.mp-") for name in ours), segments
-    subprocess.run([sys.executable, "-c", NEXT_START], check=True, cwd=Path(__file__).parent.parent)
+    subprocess.run([sys.executable, "-c", NEXT_START], check=True, cwd=PROJECT)
     assert not [name for name in ours if (SHM / name).exists()]
 
 

@@ -11,40 +11,11 @@ import numpy as np
 import pytest
 
 from engine.errors import UserError
+from conftest import save_tiny_stable_audio
 from engine.sound.stable_audio import (DEFAULT_MODEL, PIPELINES, generate, load_stable_audio, model_folder,
                                        model_rate, pipeline_class, resample)
 
 SECONDS = 0.3
-
-
-def save_tiny_stable_audio(folder: Path) -> Path:
-    """A tiny random StableAudioPipeline (Stable Audio Open's parts, its scheduler, 44.1 kHz) on disk."""
-    import torch
-    from diffusers import (AutoencoderOobleck, CosineDPMSolverMultistepScheduler, StableAudioDiTModel,
-                           StableAudioPipeline, StableAudioProjectionModel)
-    from transformers import T5Config, T5EncoderModel, T5Tokenizer
-
-    torch.manual_seed(0)
-    words = ["jungle", "bird", "frog", "owl", "leaves", "soft", "calls", "of", "a", "the", "low", "quality"]
-    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
-    vocab += [("\u2581" + w, -3.0) for w in words] + [(c, -5.0) for c in "abcdefghijklmnopqrstuvwxyz,.-"]
-    tokenizer = T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=32)
-    text_encoder = T5EncoderModel(T5Config(vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=64, num_layers=2,
-                                           num_heads=4))
-    pipe = StableAudioPipeline(
-        vae=AutoencoderOobleck(encoder_hidden_size=6, downsampling_ratios=[4, 8], decoder_channels=3,
-                               decoder_input_channels=3, audio_channels=2, channel_multiples=[2, 4],
-                               sampling_rate=44100),
-        text_encoder=text_encoder, tokenizer=tokenizer,
-        projection_model=StableAudioProjectionModel(text_encoder_dim=32, conditioning_dim=4, min_value=0,
-                                                    max_value=64),
-        transformer=StableAudioDiTModel(sample_size=512, in_channels=3, num_layers=2, attention_head_dim=4,
-                                        num_key_value_attention_heads=2, out_channels=3, cross_attention_dim=4,
-                                        time_proj_dim=8, global_states_input_dim=8, cross_attention_input_dim=4),
-        scheduler=CosineDPMSolverMultistepScheduler(solver_order=2, prediction_type="v_prediction",
-                                                    sigma_data=1.0, sigma_schedule="exponential"))
-    pipe.save_pretrained(folder, safe_serialization=True)
-    return folder
 
 
 def save_tiny_stable_audio_3(folder: Path) -> Path:
