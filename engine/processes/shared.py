@@ -121,7 +121,10 @@ def clean_leftovers() -> list[str]:
                 continue
         elif _SEMAPHORE.match(name) and _mine(name):
             held = _mapped() if held is None else held
-            if str(SHM / name) in held:
+            try:
+                if os.stat(SHM / name).st_ino in held:
+                    continue
+            except OSError:
                 continue
         else:
             continue
@@ -150,13 +153,14 @@ def _mine(name: str) -> bool:
         return False
 
 
-def _mapped() -> set[str]:
-    """Every file in /dev/shm that some live process has mapped (a semaphore in use is always mapped)."""
-    paths = set()
+def _mapped() -> set[int]:
+    """The inodes of every file in /dev/shm some live process has mapped (a semaphore in use always is). By
+    inode, not name: glibc maps a new semaphore under a temporary name and links it to its own after."""
+    inodes = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/maps") as maps:
-                paths.update(line.split(None, 5)[5].strip() for line in maps if str(SHM) in line)
-        except (OSError, IndexError):
+                inodes.update(int(line.split(None, 5)[4]) for line in maps if str(SHM) in line)
+        except (OSError, IndexError, ValueError):
             continue
-    return paths
+    return inodes
