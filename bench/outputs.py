@@ -3,8 +3,8 @@
 Frames: the live show at each size (headless, the sampler worker painting all the time, always crossfading
 with drift: bench/perform.py's worst case), paced at 60 Hz. In one process and one run, blocks of frames take
 turns: outputs off, NDI on, the web face on with a viewer reading its MJPEG stream, both; four rounds, so the
-machine's noise falls on every mode alike. Frame time = Live.frame() (with the outputs' share: the copy
-into a free slot) + display.flip(), wall and the main thread's CPU. A show frame is dropped when the gap
+machine's noise falls on every mode alike. Frame time = Live.frame() + display.flip(), wall and the main
+thread's CPU; the outputs' share (their frame() calls: the copy into a free slot) is also timed alone. A show frame is dropped when the gap
 between two frame starts exceeds 1.5 / 60 s; an output's frames dropped (no free slot) are counted apart.
 NDI runs with a real cyndilib receiver taking the source (its own process, over loopback, NDI's "ips" config).
 
@@ -139,18 +139,29 @@ def frame_part(config, scenes: Path, size: tuple[int, int], block: float, rounds
     face.start()
     viewer = MjpegViewer(face.address[1])
     outputs = {"off": [], "ndi": [ndi], "web": [face], "ndi+web": [ndi, face]}
-    samples = {mode: {"wall": [], "cpu": [], "starts": [], "gaps": 0} for mode in MODES}
+    samples = {mode: {"wall": [], "cpu": [], "share": [], "gaps": 0} for mode in MODES}
+    share = [0.0]  # the outputs' own part of this frame (their frame() calls), wall seconds
+
+    def timed(frame):
+        def call(surface, now):
+            began = time.perf_counter()
+            frame(surface, now)
+            share[0] += time.perf_counter() - began
+        return call
+
+    ndi.frame, face.frame = timed(ndi.frame), timed(face.frame)
     clock = pygame.time.Clock()
     for _ in range(rounds):
         for mode in MODES:
             data, start, last = samples[mode], time.monotonic(), None
             live.performance.outputs = outputs[mode]  # what the perform loop feeds, as [ndi]/[web] set it up
             while (now := time.monotonic()) - start < block:
-                work = time.thread_time()
+                work, share[0] = time.thread_time(), 0.0
                 live.frame(now)
                 live.present()
                 data["wall"].append(time.monotonic() - now)
                 data["cpu"].append(time.thread_time() - work)
+                data["share"].append(share[0])
                 if last is not None:
                     data["gaps"] += now - last > 1.5 / FPS
                 last = now
@@ -161,6 +172,8 @@ def frame_part(config, scenes: Path, size: tuple[int, int], block: float, rounds
         rows.append({"size": f"{size[0]}x{size[1]}", "mode": mode, "frames": len(data["wall"]),
                      "p50": 1000 * statistics.median(data["wall"]), "p99": 1000 * percentile(data["wall"], 99),
                      "cpu_p50": 1000 * statistics.median(data["cpu"]), "cpu_p99": 1000 * percentile(data["cpu"], 99),
+                     "share_p50": 1000 * statistics.median(data["share"]),
+                     "share_p99": 1000 * percentile(data["share"], 99),
                      "dropped": data["gaps"]})
     extra = {"ndi_sent": ndi.stats["frames_sent"], "ndi_dropped": ndi.frames_dropped,
              "ndi_received": received.value, "web_pictures": face.stats["pictures"],
@@ -255,11 +268,13 @@ def main(argv=None) -> None:
             rows = []
             for size in args.sizes:
                 rows += frame_part(config, scenes, size, args.block, args.rounds)
-            print("| size | outputs | frames | frame p50 ms | frame p99 ms | CPU p50 ms | CPU p99 ms | dropped (60 Hz) |")
-            print("|---|---|---:|---:|---:|---:|---:|---:|")
+            print("| size | outputs | frames | frame p50 ms | frame p99 ms | CPU p50 ms | CPU p99 ms | "
+                  "outputs' share p50 ms | p99 ms | dropped (60 Hz) |")
+            print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
             for r in rows:
                 print(f"| {r['size']} | {r['mode']} | {r['frames']} | {r['p50']:.2f} | {r['p99']:.2f} | "
-                      f"{r['cpu_p50']:.2f} | {r['cpu_p99']:.2f} | {r['dropped']} |")
+                      f"{r['cpu_p50']:.2f} | {r['cpu_p99']:.2f} | {r['share_p50']:.2f} | {r['share_p99']:.2f} | "
+                      f"{r['dropped']} |")
             for r in rows:
                 if "extra" in r:
                     print(f"{r['size']}: {r['extra']}")
