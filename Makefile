@@ -36,7 +36,7 @@ demo: system-demo $(VENV)/.installed
 	$(PY) -m engine perform --demo $(ARGS)
 
 # The whole suite as CI runs it: on a JACK dummy server and a virtual display of its own; -rs tells why
-# a test skipped. ARGS goes to pytest, e.g. make test ARGS="tests/test_show.py -x".
+# a test skipped. ARGS goes to pytest, e.g. make test ARGS="-k osc -x" (a part, stop at the first failure).
 test: system-test $(VENV)/.installed-test
 	HF_HUB_OFFLINE=1 tools/with-jack-and-x $(PY) -m pytest -q -rs $(ARGS)
 
