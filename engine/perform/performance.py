@@ -60,7 +60,8 @@ class Performance:
         self.renderer.drift_span = show.get("/visual/hold") + show.get("/visual/crossfade")
         target = self.stage.target()
         look = Look(frame=visual.frame, easing=visual.easing, drift=show.get("/visual/drift"),
-                    black=show.get("/visual/black"), reveal=show.get("/visual/reveal"))
+                    black=show.get("/visual/black"), reveal=show.get("/visual/reveal"),
+                    retrace=show.get("/visual/retrace"), retrace_mode=show.get("/visual/retrace_mode"))
         self.renderer.draw(target, now, look)
         if show.get("/display/overlay"):
             self.overlay.draw(target, now, self.status_lines)

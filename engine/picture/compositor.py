@@ -35,6 +35,10 @@ class Look:
     drift: float = 0.0
     black: float = 0.0
     reveal: bool = False
+    # The hidden animal retraced over the finished postcard (engine/postcards/retrace.py): how strongly (0 off)
+    # and how (outline, spotlight, uncamouflage). Postcards of models without masks have nothing to retrace.
+    retrace: float = 0.0
+    retrace_mode: str = "outline"
 
 
 def ease(easing: str, progress: float) -> float:
@@ -119,8 +123,10 @@ class Picture:
     def __init__(self, postcard: Postcard, born: float, pool: SurfacePool):
         self.postcard, self.born, self.pool = postcard, born, pool
         self.frames = [to_surface(p) for p in postcard.previews] + [to_surface(postcard.image)]
-        self._scaled: dict[tuple[int, tuple[int, int]], pygame.Surface] = {}
-        self.textures: dict[int, object] = {}   # a TextureCanvas's textures of `frames`
+        # The finished postcard retraced, by mode: drawn over it (key: the mode instead of a frame index).
+        self.retraced = {mode: to_surface(p) for mode, p in postcard.retraced.items()}
+        self._scaled: dict[tuple[int | str, tuple[int, int]], pygame.Surface] = {}
+        self.textures: dict[int | str, object] = {}   # a TextureCanvas's textures of `frames` and `retraced`
         # Each postcard drifts its own way, chosen by its seed, so a live show and a render agree.
         angle = (postcard.seed * 0.618033988749895 % 1.0) * 2 * math.pi
         self.direction = (math.cos(angle), math.sin(angle))
@@ -128,6 +134,10 @@ class Picture:
     @property
     def size(self) -> tuple[int, int]:
         return self.frames[-1].get_size()
+
+    def surface(self, index: int | str) -> pygame.Surface:
+        """Frame `index`, or the retraced picture of mode `index`."""
+        return self.retraced[index] if isinstance(index, str) else self.frames[index]
 
     def has_scaled(self, index: int, placement: Placement) -> bool:
         return (index, tuple(placement.crop), placement.scaled) in self._scaled
@@ -139,17 +149,18 @@ class Picture:
         if surface is None:
             if len(self._scaled) > 2 * len(self.frames):  # a resized window or a drift slider: keep few
                 self.release()
-            part = self.frames[index].subsurface(placement.crop)
+            part = self.surface(index).subsurface(placement.crop)
             surface = self.pool.take(placement.scaled, part)
             self._scaled[key] = pygame.transform.smoothscale(part, placement.scaled, surface)
         return surface
 
     def forget_previews(self) -> None:
-        """After the reveal only the finished postcard is drawn: the rest goes back to the pool."""
-        last = len(self.frames) - 1
-        self.pool.give(v for k, v in self._scaled.items() if k[0] != last)
-        self._scaled = {k: v for k, v in self._scaled.items() if k[0] == last}
-        self.textures = {k: v for k, v in self.textures.items() if k == last}
+        """After the reveal only the finished postcard (and its retraced pictures) are drawn: the rest goes back
+        to the pool."""
+        keep = {len(self.frames) - 1, *self.retraced}
+        self.pool.give(v for k, v in self._scaled.items() if k[0] not in keep)
+        self._scaled = {k: v for k, v in self._scaled.items() if k[0] in keep}
+        self.textures = {k: v for k, v in self.textures.items() if k in keep}
 
     def release(self) -> None:
         """The picture is off the screen for good (or rescaled): its scaled surfaces go back to the pool."""
@@ -207,7 +218,7 @@ class Renderer:
         picture = self._prepared
         last = len(picture.frames) - 1
         placement = place(picture.size, canvas.size, look.frame, look.drift)
-        for index in (range(last + 1) if look.reveal else (last,)):
+        for index in (*(range(last + 1) if look.reveal else (last,)), *retracing(picture, look)):
             if canvas.prepare(picture, index, placement):
                 return
 
@@ -271,4 +282,13 @@ class Renderer:
         placement = place(picture.size, canvas.size, look.frame, look.drift)
         if decorate and placement.card is not None:
             canvas.card(placement.card)
-        canvas.picture(picture, index, placement, picture.pan(now, placement, self.drift_span), alpha)
+        pan = picture.pan(now, placement, self.drift_span)
+        canvas.picture(picture, index, placement, pan, alpha)
+        if index == len(picture.frames) - 1:
+            for mode in retracing(picture, look):  # the retraced picture over the finished one, like a crossfade
+                canvas.picture(picture, mode, placement, pan, alpha * look.retrace)
+
+
+def retracing(picture: Picture, look: Look) -> tuple[str, ...]:
+    """The retraced picture to draw over `picture`'s finished one this frame: (mode,) or ()."""
+    return (look.retrace_mode,) if look.retrace > 0 and look.retrace_mode in picture.retraced else ()

@@ -9,7 +9,7 @@ single SDL blit per frame like a crossfade.
     spotlight     everything but the animal darkened, with a soft edge
     uncamouflage  the animal's colours and contrast raised, the rest untouched
 
-A postcard whose mask marks no animal is its own retraced picture: there is nothing to show.
+A postcard whose mask marks no animal has no retraced pictures: there is nothing to show.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ CONTRAST = 1.35         # uncamouflage: lightness away from the animal's mean, t
 
 
 def retraced(image: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-    """(H, W, 3) uint8 postcard and its (H, W) uint8 mask (255 = animal) -> {mode: (H, W, 3) uint8}."""
+    """(H, W, 3) uint8 postcard and its (H, W) uint8 mask (255 = animal) -> {mode: (H, W, 3) uint8}, or {}
+    when the mask marks no animal."""
     if image.ndim != 3 or image.shape[2] != 3 or mask.shape != image.shape[:2]:
         raise ValueError(f"retrace: expected an (H, W, 3) picture and an (H, W) mask, found {image.shape} "
                          f"and {mask.shape}")
     animal = mask >= 128
     if not animal.any():
-        return {mode: image for mode in MODES}
+        return {}
     rgb = image.astype(np.float32)
     soft = _feathered(mask, min(image.shape[:2]))[..., None]
     return {

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.paths import safe_child
+from engine.postcards.retrace import MODES as RETRACE_MODES
 from engine.postcards.schedulers import SCHEDULERS
 from engine.settings.schema import SettingsError, build, field, read_toml
 from engine.sound.voices import SYNTH_VOICES
@@ -56,6 +57,10 @@ class VisualSettings:
     frame: str = field("letterbox", "fit: letterbox (whole postcard), fill (crop to the window), "
                        "postcard (white border and shadow)", choices=("letterbox", "fill", "postcard"))
     black: float = field(0.0, "fade to black (0 = full picture, 1 = black)", min=0.0, max=1.0)
+    retrace: float = field(0.0, "retrace the hidden animal over the postcard (0 = off, 1 = full); for models "
+                           "that paint its mask", min=0.0, max=1.0)
+    retrace_mode: str = field("outline", "how: outline (its contour drawn), spotlight (the rest darkened) or "
+                              "uncamouflage (its colours and contrast raised)", choices=RETRACE_MODES)
     seed: int = field(-1, "first seed for this scene; -1 = keep counting", min=-1)
     react: dict[str, ReactMapping] = field({}, "features of the mix mapped onto picture parameters: "
                                            "[visual.react.TARGET] tables")

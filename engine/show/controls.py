@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from engine.postcards.retrace import MODES as RETRACE_MODES
 from engine.postcards.schedulers import SCHEDULERS
 from engine.settings.scenes import CURVES, FEATURES, QUANTISE, REACT_TARGETS, TRIGGER
 from engine.show.tempo import MAX_BPM, MIN_BPM
@@ -52,6 +53,9 @@ def _static() -> list[Control]:
         Control("/visual/black", "f", "fade to black: 0 picture, 1 black", 0.0, 1.0),
         Control("/visual/reveal", "b", "1 = new postcards emerge from noise"),
         Control("/visual/drift", "f", "slow zoom/pan amount", 0.0, 0.5),
+        Control("/visual/retrace", "f", "retrace the hidden animal: 0 off .. 1 full (models that paint its mask)",
+                0.0, 1.0),
+        Control("/visual/retrace_mode", "s", "how the animal is retraced", choices=RETRACE_MODES),
         Control("/sampler/steps", "i", "sampler steps per postcard", 1, 1000),
         Control("/sampler/scheduler", "s", "sampler", choices=SCHEDULERS),
         Control("/sampler/seed", "i", "next seed", 0, 2**31 - 1),

@@ -213,7 +213,8 @@ class Show:
         v = scene.visual
         values = {"/scene/name": scene.name, "/visual/hold": v.hold, "/visual/crossfade": v.crossfade,
                   "/visual/black": v.black, "/visual/reveal": v.transition == "reveal", "/visual/drift": v.drift,
-                  "/sampler/steps": v.steps, "/sampler/scheduler": v.scheduler}
+                  "/sampler/steps": v.steps, "/sampler/scheduler": v.scheduler,
+                  "/visual/retrace": v.retrace, "/visual/retrace_mode": v.retrace_mode}
         if v.seed >= 0:
             values["/sampler/seed"] = v.seed
         for name, layer in scene.sound.layers.items():
