@@ -23,7 +23,7 @@ from training.masks import MaskReport, find_mask, normalise, read_mask
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
-# Centre squares (ImageSet.pixels) are this much larger than the training size, so augment() has room to move.
+# Centre squares (ImageSet.pixels: what evaluation compares with) are this much larger than the training size.
 MARGIN = 1.125
 MIN_SCALE = 0.4  # a crop's side is drawn between this share of its photo's short side and all of it
 TRIES = 8  # crop candidates drawn per crop; the first keeping half the animal wins (1: no preference)
@@ -328,26 +328,3 @@ def load_images(data: str, resolution: int, threads: int | None = None, masks: s
         raise UserError(f"--masks {masks}: masks need --data to be a folder of photos, found the dataset name {data}")
     return load_hub_dataset(data, resolution, short_side)
 
-
-def augment(stored, indices, resolution: int, generator, flip: bool = True):
-    """Random crop to `resolution` and random horizontal flip of the centre squares, on whatever device
-    `stored` lives (ImageSet.crops() replaces this: crops at several scales of the whole photos).
-
-    Returns float images in [-1, 1], (B, C, resolution, resolution). All randomness comes from `generator`
-    (a CPU generator), so a run is reproducible and resumable bit for bit.
-    """
-    import torch
-
-    batch = stored[indices.to(stored.device)]
-    n, channels, room = batch.shape[0], batch.shape[1], stored.shape[-1] - resolution
-    top = torch.randint(0, room + 1, (n,), generator=generator).to(stored.device)
-    left = torch.randint(0, room + 1, (n,), generator=generator).to(stored.device)
-    span = torch.arange(resolution, device=stored.device)
-    rows = (top[:, None] + span)[:, None, :, None]  # (B, 1, R, 1)
-    cols = (left[:, None] + span)[:, None, None, :]  # (B, 1, 1, R)
-    batch = batch[torch.arange(n, device=stored.device)[:, None, None, None],
-                  torch.arange(channels, device=stored.device)[None, :, None, None], rows, cols]
-    if flip:
-        mirrored = torch.rand(n, generator=generator).to(stored.device) < 0.5
-        batch = torch.where(mirrored[:, None, None, None], batch.flip(-1), batch)
-    return batch.float().div_(127.5).sub_(1.0)

@@ -1,4 +1,4 @@
-"""Reading training images: every format and mode we promise, bad files listed, clear errors, augmentation, crops."""
+"""Reading training images: every format and mode we promise, bad files listed, clear errors, crops."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from engine.errors import UserError
-from training.data import MIN_SCALE, augment, load_images, stored_size
+from training.data import MIN_SCALE, load_images, stored_size
 
 
 def write_mixed_folder(folder):
@@ -72,22 +72,6 @@ def test_a_dataset_name_without_the_hub_says_how_to_pass_a_folder(monkeypatch):
         expected = "needs the `datasets` package.*local folder"
     with pytest.raises(UserError, match=expected):
         load_images("someone/camouflage-photos-that-are-not-cached", 32)
-
-
-def test_augment_crops_flips_and_is_reproducible():
-    stored = torch.arange(4 * 3 * 36 * 36, dtype=torch.int64).remainder(256).to(torch.uint8).reshape(4, 3, 36, 36)
-    indices = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
-    a = augment(stored, indices, 32, torch.Generator().manual_seed(5))
-    b = augment(stored, indices, 32, torch.Generator().manual_seed(5))
-    c = augment(stored, indices, 32, torch.Generator().manual_seed(6))
-    assert a.shape == (8, 3, 32, 32) and a.dtype == torch.float32
-    assert a.min() >= -1 and a.max() <= 1
-    assert torch.equal(a, b) and not torch.equal(a, c)
-    # every output is a (maybe mirrored) 32 px window of its source image
-    for out, i in zip(a, indices):
-        source = stored[i].float() / 127.5 - 1
-        windows = [source[:, y:y + 32, x:x + 32] for y in range(5) for x in range(5)]
-        assert any(torch.equal(out, w) or torch.equal(out, w.flip(-1)) for w in windows)
 
 
 def test_transparent_parts_become_white(tmp_path):
