@@ -44,11 +44,12 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from engine.postcards.generate import check_positive, generate, make_grid, staging_folder
+    from engine.postcards.generate import check_positive, generate, staging_folder
     from engine.postcards.schedulers import DEFAULT_STEPS, check_scheduler
     from engine.postcards.store import load_model, resolve_model
     from training.card import FACTS
     from training.data import load_images
+    from training.preview import to_grid
 
     check_positive("--n", args.n)
     check_positive("--batch", args.batch)
@@ -73,8 +74,8 @@ def run(args) -> int:
         report.update(model=str(path), data=str(args.data), sampler=f"{args.scheduler}-{steps}", seed=args.seed)
         pairs = report["memorization"]["near_copies"] or report["memorization"]["closest"][:SHOWN_PAIRS]
         files = {"evaluation.json": json.dumps(report, indent=2).encode(),
-                 "memorization.png": png(side_by_side(postcards, photos, pairs)),
-                 "postcards.png": png(make_grid(postcards))}
+                 "memorization.png": png(side_by_side(postcards[..., :3], photos, pairs)),
+                 "postcards.png": png(np.asarray(to_grid(postcards)))}  # with masks: each beside its mask
         for name, data in files.items():
             (staging / name).write_bytes(data)
             (staging / name).replace(out / name)

@@ -114,3 +114,21 @@ def test_a_folder_without_photos_is_named(setup):
     with pytest.raises(UserError, match="--data .*empty: expected image files"):
         run_evaluate(settings, "--model", "tiny", "--data", str(folder / "empty"), "--out", str(folder / "eval"))
     assert not (folder / "eval").exists()
+
+
+def test_a_model_that_paints_masks_is_scored_on_its_colours_and_shows_its_masks(setup):
+    import torch
+    from diffusers import DDPMPipeline
+
+    from training.objective import Objective
+    from training.presets import make_unet
+
+    settings, folder = setup
+    torch.manual_seed(0)
+    DDPMPipeline(unet=make_unet("tiny", 32, channels=4), scheduler=Objective().noise_scheduler()).save_pretrained(
+        folder / "models" / "masked", safe_serialization=True)
+    out = folder / "eval-masked"
+    assert run_evaluate(settings, "--model", "masked", "--data", str(folder / "photos"), "--n", "4", "--steps", "2",
+                        "--out", str(out)) == 0
+    assert "colour" in json.loads((out / "evaluation.json").read_text())
+    assert Image.open(out / "postcards.png").size == (4 * 32, 2 * 32)  # each postcard beside its mask
