@@ -215,21 +215,31 @@ def check_scheduler_config(path: Path) -> dict:
     return config
 
 
-def load_model(path: str | Path, device="auto") -> Model:
-    """Load a model folder's UNet (and its super-resolution stage, when it has one) from safetensors only, in
-    eval mode, on `device` ("auto" picks one)."""
-    from diffusers import UNet2DModel
+def check_model(path: Path) -> dict:
+    """Every check of a model folder, reading only JSON and the weights' headers (its super-resolution stage's
+    too): what `load_model` does before it allocates anything, and `config check` for each scene. Returns the
+    scheduler config."""
+    from engine.postcards.superres import FOLDER, check_stage, has_stage
 
-    from engine.postcards.superres import FOLDER, check_stage, has_stage, load_stage
-
-    path = Path(path)
     missing = missing_files(path)
     if missing:
         raise UserError(f"model {path}: expected a diffusers model folder, found it lacks {', '.join(missing)}")
     checks.weights(path / "unet", path, check_unet_config(path), MAX_PARAMS)
     scheduler_config = check_scheduler_config(path)
     if has_stage(path):
-        check_stage(path / FOLDER)  # before the base UNet is allocated too
+        check_stage(path / FOLDER)
+    return scheduler_config
+
+
+def load_model(path: str | Path, device="auto") -> Model:
+    """Load a model folder's UNet (and its super-resolution stage, when it has one) from safetensors only, in
+    eval mode, on `device` ("auto" picks one)."""
+    from diffusers import UNet2DModel
+
+    from engine.postcards.superres import FOLDER, has_stage, load_stage
+
+    path = Path(path)
+    scheduler_config = check_model(path)
     device = pick_device(device) if isinstance(device, str) else device
     dtype = pick_dtype(device)
     unet = UNet2DModel.from_pretrained(path / "unet", use_safetensors=True, torch_dtype=dtype)

@@ -108,7 +108,7 @@ DEFAULT_LAYERS = {
 def load_scene(path: Path) -> Scene:
     """Load and validate one scene file."""
     path = Path(path)
-    data = read_toml(path)
+    data = read_toml(path, folder=path.parent)
     if "name" in data:
         raise SettingsError([f"{path}: name: unknown key (the file name is the scene's name)"])
     scene = build(Scene, data, str(path))

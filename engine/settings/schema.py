@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
+import stat
 import tomllib
 import types
 import typing
@@ -17,10 +19,17 @@ from pathlib import Path
 from typing import Any
 
 
+MAX_PROBLEMS = 20          # lines one error reports: a file of 100,000 unknown keys is still one short report
+MAX_SETTINGS_BYTES = 64 << 10  # a settings file larger than this is not one a person wrote
+
+
 class SettingsError(ValueError):
-    """One or more problems in a settings file; `problems` holds one line each."""
+    """One or more problems in a settings file; `problems` holds one line each (the first MAX_PROBLEMS, then
+    how many more)."""
 
     def __init__(self, problems: list[str]):
+        if len(problems) > MAX_PROBLEMS:
+            problems = problems[:MAX_PROBLEMS] + [f"... and {len(problems) - MAX_PROBLEMS} more problems"]
         self.problems = problems
         super().__init__("\n".join(problems))
 
@@ -39,15 +48,29 @@ def field(default: Any, description: str = "", **limits) -> Any:
     return dataclasses.field(default=default, metadata=meta(description, **limits))
 
 
-def read_toml(path: Path) -> dict:
-    """Parse a TOML file or raise SettingsError naming the file, line and column."""
+def read_toml(path: Path, folder: Path | None = None) -> dict:
+    """Parse a TOML file or raise SettingsError naming the file, line and column. Only a regular file of at
+    most MAX_SETTINGS_BYTES is read (a FIFO would block, a link to /dev/zero would fill the memory); with
+    `folder`, only one whose links resolve inside it."""
+    path = Path(path)
+    if folder is not None and not path.resolve().is_relative_to(Path(folder).resolve()):
+        raise SettingsError([f"{path}: expected a file in {folder}, found a link to {path.resolve()}"])
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a FIFO must not wait for a writer
+        with open(fd, "rb") as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise SettingsError([f"{path}: expected a regular file, found a device, FIFO or socket"])
+            if st.st_size > MAX_SETTINGS_BYTES:
+                raise SettingsError([f"{path}: expected at most {MAX_SETTINGS_BYTES // 1024} KiB, found "
+                                     f"{st.st_size:,} bytes"])
+            return tomllib.loads(f.read(MAX_SETTINGS_BYTES + 1).decode("utf-8"))
     except FileNotFoundError:
         raise SettingsError([f"{path}: file not found"]) from None
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SettingsError([f"{path}: not valid TOML: {e}"]) from None
+    except RecursionError:
+        raise SettingsError([f"{path}: not valid TOML: nested too deeply"]) from None
     except OSError as e:
         raise SettingsError([f"{path}: cannot read: {e.strerror}"]) from None
 

@@ -36,6 +36,7 @@ Listener = Callable[[str, Any, str], None]
 LASTING = ("/audio/master", "/audio/mute", "/visual/freeze", "/record/active", "/display/fullscreen",
            "/display/overlay")
 WATCH_INTERVAL = 1.0     # seconds between looks at the scene files
+MAX_WATCHED_LOGS = 64    # scene files whose errors are rate-limited each on their own
 SCHEDULE_INTERVAL = 1.0  # seconds between looks at the wall clock
 
 
@@ -70,7 +71,8 @@ class Show:
         self.next_wanted = True       # bring in the next postcard as soon as one is ready
         self.shown_at: float | None = None
         self.quit_requested = False
-        self._watch = SceneWatch(self.scenes_dir)
+        self._watch = SceneWatch(self.scenes_dir, load_scene)
+        self._reload_errors: dict[Path, RateLimitedLog] = {}  # a file rewritten every second: one report per 10 s
         self._next_watch = self._next_schedule = float("-inf")
 
     # ---- any thread -------------------------------------------------------------------------------
@@ -240,23 +242,25 @@ class Show:
                 self._notify(key, value, source)
 
     def _reload_changed_scenes(self) -> None:
-        for path in self._watch.changed():
-            if not path.exists():
+        for path, scene in self._watch.poll():  # read on the watch's thread, never this one
+            if scene is None:
                 if path.stem == self.scene.name:
                     log.warning("%s was removed; scene %s keeps playing", path, self.scene.name)
                 continue
-            try:
-                scene = load_scene(path)
-            except SettingsError as e:
+            if isinstance(scene, SettingsError):
                 self.stats["reload_errors"] += 1
                 keep = f"; scene {self.scene.name} keeps playing" if path.stem == self.scene.name else ""
-                for problem in e.problems:
-                    log.error("scene file not loaded: %s%s", problem, keep)
+                self._reload_log(path).warning("scene file not loaded%s:\n  %s", keep, "\n  ".join(scene.problems))
                 continue
             if scene.name == self.scene.name:
                 self._change_scene(scene, "reload")
             else:
                 log.info("scene %s changed on disk (valid)", scene.name)
+
+    def _reload_log(self, path: Path) -> RateLimitedLog:
+        if path not in self._reload_errors and len(self._reload_errors) >= MAX_WATCHED_LOGS:
+            path = Path("*")  # a folder of thousands of broken files shares one
+        return self._reload_errors.setdefault(path, RateLimitedLog(log, interval=10.0))
 
     def _follow_schedule(self) -> None:
         due = self.schedule.due(self.wall_clock())
