@@ -4,11 +4,13 @@ stays near its picture, and slerp keeps the noise as loud as noise."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
 
-from engine.postcards.maker import PostcardMaker, Recipe
+from engine.postcards.maker import PREVIEWS, PostcardMaker, Recipe
 from engine.settings.config import PROJECT_ROOT
 from engine.postcards.morph import dream, morph, slerp
 from engine.postcards.sample import sample, start_noise
@@ -56,3 +58,49 @@ def test_a_dream_stays_near_the_picture_and_changes_it(maker):
     far = maker.make(4)[0][0]
     assert np.abs(dreamt.astype(float) - picture).mean() < np.abs(far.astype(float) - picture).mean()
     assert np.array_equal(dreamt, dream(maker, picture, seed=4, strength=0.5))  # deterministic
+
+
+def test_a_morph_recipe_paints_in_betweens_from_the_postcard_before_in_the_worker_and_inline(tiny_model):
+    from dataclasses import replace as changed
+
+    from engine.postcards.worker import InlineSampler, SamplerClient
+    from engine.settings.config import load_config
+
+    config = load_config()
+    config = changed(config, sampler=changed(config.sampler, queue=2, device="cpu"))
+    recipe = Recipe(str(tiny_model), "ddim", 3, morph=True)
+    seeds = iter(range(500, 600))
+    client = SamplerClient(config, lambda: next(seeds), side=32, min_delay=0.1)
+    client.configure(recipe)
+    got, end = [], time.monotonic() + 120
+    try:
+        while len(got) < 2 and time.monotonic() < end:
+            client.poll(time.monotonic())
+            postcard = client.take()
+            got.append(postcard) if postcard is not None else time.sleep(0.02)
+    finally:
+        client.close()
+    first, second = got
+    assert first.morph_from is None and first.previews == []           # nothing before it to grow from
+    assert second.morph_from == 500 and len(second.previews) == PREVIEWS
+    inline = InlineSampler(config, iter([500, 501]).__next__)
+    inline.configure(recipe)
+    inline.take()
+    again = inline.take()                                               # the same in-betweens, painted here
+    assert again.morph_from == 500
+    # The same pictures, up to rounding: the worker's torch runs on other threads than this process's.
+    for here, there in zip([again.image, *again.previews], [second.image, *second.previews]):
+        assert np.abs(here.astype(int) - there).max() <= 2
+
+
+def test_a_dream_recipe_paints_each_postcard_from_the_one_before(tiny_model):
+    from engine.postcards.worker import InlineSampler
+    from engine.settings.config import load_config
+
+    inline = InlineSampler(load_config(), iter([7, 8, 9]).__next__)
+    inline.configure(Recipe(str(tiny_model), "ddim", 4, dream=True))
+    first, second = inline.take(), inline.take()
+    maker = PostcardMaker("cpu")
+    maker.use(Recipe(str(tiny_model), "ddim", 4))
+    np.testing.assert_array_equal(first.image, maker.make(7)[0][0])     # the first comes from noise
+    np.testing.assert_array_equal(second.image, dream(maker, first.image, 8))

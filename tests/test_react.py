@@ -107,3 +107,32 @@ def test_an_offline_render_brightens_with_the_frogs_and_is_the_same_every_time(p
     assert brightness.max() - brightness.min() > 30      # it visibly moves
     again = np.array([level for _, level in video_frames(render(project, "again", 8.0))])
     assert np.array_equal(brightness, again)
+
+
+@pytest.mark.jack
+def test_live_the_features_of_the_mix_reach_the_show_from_the_tap(tmp_path, tiny_model):
+    import time
+
+    from engine.perform.live import Live
+
+    (tmp_path / "scenes").mkdir()
+    (tmp_path / "scenes" / "frogs.toml").write_text(FROGS.format(model=tiny_model))
+    (tmp_path / "config.toml").write_text(
+        '[display]\nsize = [160, 90]\nheadless = true\n[audio]\ndevice = "JACK"\n[osc]\nenabled = false\n'
+        '[oscquery]\nenabled = false\n[sampler]\nqueue = 1\ndevice = "cpu"\n[paths]\nscenes = "scenes"\n'
+        '[show]\nscene = "frogs"\n[logging]\nfile = ""\n')
+    live = Live(load_config(tmp_path / "config.toml"), controllers=False)
+    live.start()
+    seen = []
+    try:
+        start = time.monotonic()
+        while time.monotonic() - start < 6.0:
+            live.frame(time.monotonic())
+            seen.append(live.show.values())
+            time.sleep(1 / 30)
+    finally:
+        live.stop()
+    levels = [v["/audio/level"] for v in seen]
+    assert max(levels) > 0.3 and min(levels[len(levels) // 2:]) < max(levels) - 0.1   # heard, and moving
+    assert max(v["/audio/onset"] for v in seen) > 0.5   # a croak's onset, read within a frame or two of it
+    assert max(v["/audio/mid"] for v in seen) > 0.2

@@ -1,5 +1,5 @@
-"""The control surface: OSC (with feedback), OSCQuery discovery (with LISTEN), MIDI (with learn) and the web
-face, all feeding the Show.
+"""The control surface: OSC (with feedback), OSCQuery discovery (with LISTEN), MIDI (with learn and clock), the
+web face and Ableton Link (tempo), all feeding the Show.
 
 The perform loop calls `start_controllers(config, show)` once and `.stop()` at the end. Controllers only ever
 `submit()` Commands; what they send back (OSC feedback) comes from Show listeners. See docs/control.md.
@@ -21,10 +21,11 @@ class Controllers:
     oscquery: object | None = None   # engine.control.oscquery.OscQueryServer
     midi: object | None = None       # engine.control.midi.MidiController
     web: object | None = None        # engine.control.web.WebFace
+    link: object | None = None       # engine.control.link.LinkSession
 
     def __iter__(self):
         """The running controllers (each has .stop(); OscServer, OscQueryServer and WebFace have .address)."""
-        return iter([c for c in (self.osc, self.oscquery, self.midi, self.web) if c is not None])
+        return iter([c for c in (self.osc, self.oscquery, self.midi, self.web, self.link) if c is not None])
 
     def stop(self) -> None:
         for controller in reversed(list(self)):
@@ -53,6 +54,12 @@ def start_controllers(config: Config, show) -> Controllers:
         if config.midi.enabled:
             controllers.midi = MidiController(config, show)
             controllers.midi.start()
+        if config.tempo.link:
+            from engine.control.link import LinkSession  # GPL, an optional extra: imported only when asked
+
+            controllers.link = LinkSession(config.tempo.bpm, config.tempo.quantum)
+            controllers.link.start()
+            show.tempo.add_source("link", controllers.link)
         if config.web.enabled:
             from engine.control.web import WebFace
 

@@ -3,6 +3,7 @@
     space  next postcard        s  next scene          f  fullscreen on/off
     m      mute on/off          o  status on/off       r  record on/off       esc  quit
     a      retrace the hidden animal on/off (the scene's retrace_mode)
+    t      tap the tempo
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,11 @@ from engine.errors import UserError
 from engine.logs import RateLimitedLog
 from engine.paths import UnsafeNameError, safe_child
 from engine.settings.schema import SettingsError, build, read_toml
+from engine.show.tempo import MidiClock
 
 log = logging.getLogger(__name__)
 
+CLOCK_MESSAGES = ("clock", "start", "stop", "continue")
 POLL_SECONDS = 2.0  # how often the port list is checked for an unplugged or returning device
 
 
@@ -207,7 +210,10 @@ class MidiController:
         self.learn_path = learn_path(config)
         self.learned = load_learned(self.learn_path)
         self.map = MidiMap(list(self.settings.map) + self.learned)
-        self.stats: dict[str, int] = dict.fromkeys(("received", "forwarded", "ignored", "learned", "connects"), 0)
+        self.stats: dict[str, int] = dict.fromkeys(("received", "forwarded", "ignored", "learned", "connects",
+                                                    "clock"), 0)
+        # MIDI clock in: the Show reads its tempo and beat once a frame ([tempo] midi_clock).
+        self.clock = MidiClock() if config.tempo.midi_clock else None
         self.port = None
         self.port_name: str | None = None
         self._learning: str | None = None
@@ -218,6 +224,8 @@ class MidiController:
 
     def start(self) -> None:
         self.show.on("/midi/learn", self._arm)
+        if self.clock is not None:
+            self.show.tempo.add_source("midi", self.clock)
         self._connect()
         self._thread = threading.Thread(target=self._watch, name="midi", daemon=True)
         self._thread.start()
@@ -272,6 +280,11 @@ class MidiController:
     def _on_message(self, message) -> None:
         try:
             self.stats["received"] += 1
+            if message.type in CLOCK_MESSAGES:
+                if self.clock is not None:
+                    self.clock.message(message.type, time.monotonic())  # the clock the show's frames run on
+                    self.stats["clock"] += 1
+                return
             if self._learning is not None and _trigger(message) is not None:
                 self._learn(message)
                 return

@@ -154,6 +154,7 @@ class Live:
     def _start_audio(self) -> None:
         from engine.mix.board import follow
         from engine.mix.engine import AudioEngine
+        from engine.mix.features import Features
 
         self.audio = AudioEngine(self.config, self.show.scene)
         self.audio.start()
@@ -162,6 +163,10 @@ class Live:
         self.audio.board.set_mute(self.show.get("/audio/mute"))
         follow(self.show, self.audio)
         self.performance.audio = self.audio
+        # The picture reacts to the mix: its features are computed on the taps thread, off the callback.
+        self.performance.features = Features(self.audio.samplerate, self.config.react.attack,
+                                             self.config.react.release)
+        self.audio.add_tap(self.performance.features.feed)
 
     def _largest_model_side(self) -> int:
         """Slot size for the sampler: the largest picture any scene's model paints (read from configs)."""

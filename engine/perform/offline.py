@@ -5,8 +5,8 @@ Frame i is drawn at exactly i / fps. After it, the sound for [i / fps, (i + 1) /
 frames up to round((i + 1) * samplerate / fps), so the remainder carries from frame to frame and the sound
 stays sample-accurate (48000 / 30 is 1600 exactly; 44100 / 24 alternates 1837 and 1838). A Command the show
 applies at frame i (a cue, a scene change) reaches the picture at frame i and the sound at that frame's
-first sample. The recorder waits for its encoder instead of dropping frames: nothing here runs against a
-clock.
+first sample, and frame i + 1 reacts to the features of that sound (the sound up to its own time). The
+recorder waits for its encoder instead of dropping frames: nothing here runs against a clock.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ def render_show(config: Config, *, scene: str | None, duration: float, out: Path
     from tqdm import tqdm
 
     from engine.mix.board import follow
+    from engine.mix.features import Features
     from engine.mix.offline import OfflineAudio
     from engine.postcards.maker import torch_threads
 
@@ -101,6 +102,7 @@ def render_show(config: Config, *, scene: str | None, duration: float, out: Path
         show = performance.show
         sound = OfflineAudio(config, show.scene, rate, seed)
         follow(show, sound)
+        performance.features = Features(rate, config.react.attack, config.react.release)
         recorder = Recorder(out, size, fps, rate, config.recording, start=0.0, wait=True)
         finish.callback(recorder.stop)
         wav = WavRecorder(audio_path, rate, start=0.0) if audio_path else None
@@ -117,6 +119,7 @@ def render_show(config: Config, *, scene: str | None, duration: float, out: Path
             recorder.add_frame(pygame.image.tobytes(surface, "RGB"), now, surface.get_size())
             mark = time.perf_counter()
             block = sound.render(round((i + 1) * rate / fps) - written)
+            performance.features.feed(block)  # frame i + 1 reacts to the sound up to its own time
             mix += time.perf_counter() - mark
             recorder.add_audio(block, written / rate)
             if wav is not None:

@@ -16,6 +16,7 @@ from collections import deque
 from engine.errors import UserError
 from engine.picture.compositor import Look, Renderer
 from engine.picture.overlay import StatusOverlay
+from engine.picture.react import React
 from engine.settings.config import Config
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ class Performance:
         self.audio = audio
         self.recording = recording
         self.controllers = None      # engine.control.Controllers, for the status line
+        self.features = None         # engine.mix.features.Features of the mix, fed by the caller (tap, render)
+        self.react = React()
         self.renderer = Renderer()
         self.overlay = StatusOverlay()
         self.frame_times: deque[float] = deque(maxlen=FRAME_TIMES)
@@ -49,7 +52,12 @@ class Performance:
         began = time.perf_counter()
         self.now = now
         show = self.show
+        if self.features is not None:
+            show.measure(self.features.snapshot())
         show.update(now)
+        reaction = self.react(show.get)
+        if reaction.next:
+            show.want_next()
         self.sampler.poll(now)
         visual = show.scene.visual
         if show.next_wanted and not self.renderer.busy:
@@ -60,8 +68,10 @@ class Performance:
         self.renderer.drift_span = show.get("/visual/hold") + show.get("/visual/crossfade")
         target = self.stage.target()
         look = Look(frame=visual.frame, easing=visual.easing, drift=show.get("/visual/drift"),
-                    black=show.get("/visual/black"), reveal=show.get("/visual/reveal"),
-                    retrace=show.get("/visual/retrace"), retrace_mode=show.get("/visual/retrace_mode"))
+                    black=1.0 - (1.0 - show.get("/visual/black")) * reaction.brightness,
+                    reveal=show.get("/visual/reveal"), drift_pace=reaction.drift, pace=reaction.progress,
+                    zoom=reaction.zoom, retrace=show.get("/visual/retrace"),
+                    retrace_mode=show.get("/visual/retrace_mode"))
         self.renderer.draw(target, now, look)
         if show.get("/display/overlay"):
             self.overlay.draw(target, now, self.status_lines)
@@ -115,4 +125,5 @@ class Performance:
             return
         self._recipe_problem = None
         self.sampler.configure(Recipe(str(model.resolve()), self.show.get("/sampler/scheduler"),
-                                      self.show.get("/sampler/steps")))
+                                      self.show.get("/sampler/steps"), morph=scene.visual.transition == "morph",
+                                      dream=scene.visual.dream))

@@ -20,6 +20,7 @@ from engine.picture.canvas import SurfaceCanvas, TextureCanvas
 from engine.postcards.maker import Postcard
 
 REVEAL_FADE = 0.3   # share of a reveal spent fading the first guess in; the rest sharpens it
+ZOOM_STEP = 0.004   # a zoom moves in steps this small (about 4 pixels at 1080p)
 EASINGS = {
     "linear": lambda p: p,
     "smoothstep": lambda p: p * p * (3 - 2 * p),
@@ -35,10 +36,20 @@ class Look:
     drift: float = 0.0
     black: float = 0.0
     reveal: bool = False
+    # What the sound moves (engine/picture/react.py): the pace of the drift and of a transition (1 = as the
+    # clock goes), and a zoom into the picture's centre.
+    drift_pace: float = 1.0
+    pace: float = 1.0
+    zoom: float = 0.0
     # The hidden animal retraced over the finished postcard (engine/postcards/retrace.py): how strongly (0 off)
     # and how (outline, spotlight, uncamouflage). Postcards of models without masks have nothing to retrace.
     retrace: float = 0.0
     retrace_mode: str = "outline"
+
+
+def zoom_step(zoom: float) -> float:
+    """A zoom rounded to ZOOM_STEP: each new zoom scales the picture again, so it moves in small steps."""
+    return round(zoom / ZOOM_STEP) * ZOOM_STEP
 
 
 def ease(easing: str, progress: float) -> float:
@@ -68,7 +79,8 @@ class Placement:
     reach: tuple[float, float]
 
 
-def place(picture: tuple[int, int], window: tuple[int, int], frame: str, drift: float) -> Placement:
+def place(picture: tuple[int, int], window: tuple[int, int], frame: str, drift: float,
+          zoom: float = 0.0) -> Placement:
     pw, ph = picture
     ww, wh = window
     card = None
@@ -82,7 +94,7 @@ def place(picture: tuple[int, int], window: tuple[int, int], frame: str, drift: 
         if frame == "postcard":
             border = max(2, round(min(dest.size) * 0.05))
             card = dest.inflate(2 * border, 2 * border)
-    scale = max(dest.w / pw, dest.h / ph) * (1.0 + drift)
+    scale = max(dest.w / pw, dest.h / ph) * (1.0 + drift) * (1.0 + zoom)
     centre = ((pw * scale - dest.w) / 2, (ph * scale - dest.h) / 2)
     reach = (min(2 * centre[0], dest.w * drift) / 2, min(2 * centre[1], dest.h * drift) / 2)
     # The picture pixels the visible rectangle can ever cover, rounded outwards.
@@ -122,6 +134,7 @@ class Picture:
 
     def __init__(self, postcard: Postcard, born: float, pool: SurfacePool):
         self.postcard, self.born, self.pool = postcard, born, pool
+        self.age, self._aged_at = 0.0, born   # seconds of drift so far: the clock times the drift's pace
         self.frames = [to_surface(p) for p in postcard.previews] + [to_surface(postcard.image)]
         # The finished postcard retraced, by mode: drawn over it (key: the mode instead of a frame index).
         self.retraced = {mode: to_surface(p) for mode, p in postcard.retraced.items()}
@@ -167,9 +180,14 @@ class Picture:
         self.pool.give(self._scaled.values())
         self._scaled.clear()
 
-    def pan(self, now: float, placement: Placement, span: float) -> tuple[int, int]:
+    def grow(self, now: float, pace: float) -> None:
+        """The drift goes on from the last frame to `now` at `pace` (1 = with the clock)."""
+        self.age += max(0.0, now - self._aged_at) * pace
+        self._aged_at = now
+
+    def pan(self, placement: Placement, span: float) -> tuple[int, int]:
         """Top-left of the visible area in the scaled crop: a slow back-and-forth along `direction`."""
-        u = 0.5 - 0.5 * math.cos(2 * math.pi * (now - self.born) / (2 * span))  # 0 -> 1 -> 0, eased ends
+        u = 0.5 - 0.5 * math.cos(2 * math.pi * self.age / (2 * span))  # 0 -> 1 -> 0, eased ends
         t = (u - 0.5) * 2  # -1 .. 1
         x = placement.centre[0] + t * self.direction[0] * placement.reach[0] - placement.origin[0]
         y = placement.centre[1] + t * self.direction[1] * placement.reach[1] - placement.origin[1]
@@ -185,6 +203,7 @@ class Renderer:
         self.incoming: Picture | None = None
         self.started = 0.0
         self.duration = 0.0
+        self._progress, self._progressed_at = 1.0, 0.0   # of the transition under way, at its pace
         self.drift_span = 10.0   # seconds of one pan sweep (the scene's hold + crossfade)
         self._canvas: SurfaceCanvas | None = None
         self._prepared: Picture | None = None
@@ -204,8 +223,9 @@ class Renderer:
             prepared.release()
             prepared = None
         self.incoming = prepared or Picture(postcard, now, self._pool)
-        self.incoming.born = now
+        self.incoming.born = self.incoming._aged_at = now
         self.started, self.duration = now, duration
+        self._progress, self._progressed_at = (0.0 if duration > 0 else 1.0), now
 
     def prepare(self, postcard: Postcard, target, look: Look) -> None:
         """Get the next postcard ready to draw, one picture per call, in frames with time to spare (while a
@@ -217,15 +237,22 @@ class Renderer:
             self._prepared = Picture(postcard, 0.0, self._pool)
         picture = self._prepared
         last = len(picture.frames) - 1
-        placement = place(picture.size, canvas.size, look.frame, look.drift)
+        placement = place(picture.size, canvas.size, look.frame, look.drift, zoom_step(look.zoom))
         for index in (*(range(last + 1) if look.reveal else (last,)), *retracing(picture, look)):
             if canvas.prepare(picture, index, placement):
                 return
 
-    def progress(self, now: float) -> float:
+    def progress(self, now: float, pace: float = 1.0) -> float:
+        """How far the transition under way is at `now`, having gone on since the last frame at `pace`."""
         if self.incoming is None:
             return 1.0
-        return 1.0 if self.duration <= 0 else min(1.0, max(0.0, (now - self.started) / self.duration))
+        if self.duration > 0:
+            self._progress += max(0.0, now - self._progressed_at) * pace / self.duration
+        else:
+            self._progress = 1.0
+        self._progressed_at = now
+        self._progress = min(1.0, self._progress)
+        return self._progress
 
     def canvas(self, target) -> SurfaceCanvas | TextureCanvas:
         """`target` as a canvas: a canvas as it is, a Surface wrapped (and kept, with its scratch layer)."""
@@ -237,29 +264,49 @@ class Renderer:
 
     def draw(self, target, now: float, look: Look) -> None:
         canvas = self.canvas(target)
-        if self.incoming is not None and self.progress(now) >= 1.0:
+        if self.incoming is not None and self.progress(now, look.pace) >= 1.0:
             self._finish()
+        for picture in (self.current, self.incoming):
+            if picture is not None:
+                picture.grow(now, look.drift_pace)
         canvas.clear()
-        picture, p = self.incoming, self.progress(now)
-        revealing = picture is not None and look.reveal and len(picture.frames) > 1
-        if revealing and p >= REVEAL_FADE:
+        picture, p = self.incoming, self.progress(now, look.pace)
+        morph = self._morph()
+        revealing = (picture is not None and look.reveal and len(picture.frames) > 1
+                     and picture.postcard.morph_from is None)  # a morph's pictures are no guesses
+        if morph:
+            # One postcard grows into the next through the in-betweens painted from in-between noise.
+            position = ease(look.easing, p) * (len(morph) - 1)
+            index = min(int(position), len(morph) - 2)
+            self._layer(canvas, *morph[index], look, decorate=True)
+            self._layer(canvas, *morph[index + 1], look, decorate=False, alpha=position - index)
+        elif revealing and p >= REVEAL_FADE:
             # The guesses cover the old postcard now: each sharpens into the next, up to the finished one.
             last = len(picture.frames) - 1
             position = ease(look.easing, (p - REVEAL_FADE) / (1 - REVEAL_FADE)) * last
             index = min(int(position), last - 1)
-            self._layer(canvas, picture, index, now, look, decorate=True)
-            self._layer(canvas, picture, index + 1, now, look, decorate=False, alpha=position - index)
+            self._layer(canvas, picture, index, look, decorate=True)
+            self._layer(canvas, picture, index + 1, look, decorate=False, alpha=position - index)
         else:
             if self.current is not None:
-                self._layer(canvas, self.current, len(self.current.frames) - 1, now, look, decorate=True)
+                self._layer(canvas, self.current, len(self.current.frames) - 1, look, decorate=True)
             if picture is not None:
                 # A reveal begins with the sampler's first, blurriest guess fading in.
                 index, fade = (0, p / REVEAL_FADE) if revealing else (len(picture.frames) - 1, p)
-                self._fade_in(canvas, picture, index, ease(look.easing, fade), now, look)
+                self._fade_in(canvas, picture, index, ease(look.easing, fade), look)
         if look.black > 0:
             canvas.darken(look.black)
 
     # ---- internals ------------------------------------------------------------------------------------
+
+    def _morph(self) -> list[tuple[Picture, int]]:
+        """The pictures a morph blends through (the postcard going, the in-betweens, the one coming), or []
+        when the incoming postcard has no in-betweens from the one on screen."""
+        picture, current = self.incoming, self.current
+        if (picture is None or current is None or len(picture.frames) < 2
+                or picture.postcard.morph_from != current.postcard.seed or picture.size != current.size):
+            return []
+        return [(current, len(current.frames) - 1)] + [(picture, i) for i in range(len(picture.frames))]
 
     def _finish(self) -> None:
         if self.current is not None:
@@ -267,22 +314,21 @@ class Renderer:
         self.current, self.incoming = self.incoming, None
         self.current.forget_previews()
 
-    def _fade_in(self, canvas, picture: Picture, index: int, alpha: float, now: float, look: Look) -> None:
+    def _fade_in(self, canvas, picture: Picture, index: int, alpha: float, look: Look) -> None:
         if self.current is not None and self.current.size == picture.size:
             # Same footprint as the postcard going out: only the picture itself needs to fade (one blit).
-            self._layer(canvas, picture, index, now, look, decorate=False, alpha=alpha)
+            self._layer(canvas, picture, index, look, decorate=False, alpha=alpha)
             return
         # Different footprints (or out of black): compose the whole new layer, then fade it in.
         canvas.begin_layer()
-        self._layer(canvas, picture, index, now, look, decorate=True)
+        self._layer(canvas, picture, index, look, decorate=True)
         canvas.end_layer(alpha)
 
-    def _layer(self, canvas, picture: Picture, index: int, now: float, look: Look, decorate: bool,
-               alpha: float = 1.0) -> None:
-        placement = place(picture.size, canvas.size, look.frame, look.drift)
+    def _layer(self, canvas, picture: Picture, index: int, look: Look, decorate: bool, alpha: float = 1.0) -> None:
+        placement = place(picture.size, canvas.size, look.frame, look.drift, zoom_step(look.zoom))
         if decorate and placement.card is not None:
             canvas.card(placement.card)
-        pan = picture.pan(now, placement, self.drift_span)
+        pan = picture.pan(placement, self.drift_span)
         canvas.picture(picture, index, placement, pan, alpha)
         if index == len(picture.frames) - 1:
             for mode in retracing(picture, look):  # the retraced picture over the finished one, like a crossfade

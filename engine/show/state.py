@@ -24,8 +24,10 @@ from engine.errors import UserError
 from engine.logs import RateLimitedLog
 from engine.paths import UnsafeNameError
 from engine.show.watch import SceneWatch
-from engine.settings.scenes import Scene, load_scene, scene_names, scene_path
+from engine.settings.scenes import (FEATURES, REACT_TARGETS, TRIGGER, ReactMapping, Scene, load_scene, scene_names,
+                                    scene_path)
 from engine.show.schedule import Schedule
+from engine.show.tempo import EPSILON, ShowTempo
 from engine.settings.schema import SettingsError
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,12 @@ Listener = Callable[[str, Any, str], None]
 
 # Values a performer sets that outlive a scene change; every other value comes from the new scene.
 LASTING = ("/audio/master", "/audio/mute", "/visual/freeze", "/record/active", "/display/fullscreen",
-           "/display/overlay")
+           "/display/overlay", "/tempo/bpm", "/tempo/beat", "/tempo/phase", "/tempo/quantum", "/tempo/source",
+           "/tempo/peers") + tuple(f"/audio/{name}" for name in FEATURES)
+# Values that move with time, not with Commands: the beat (a state compared over time leaves them out).
+MOVING = ("/tempo/beat", "/tempo/phase")
+# Changes that wait for the next beat or bar when /tempo/quantise says so (and the next postcard: want_next).
+QUANTISED = ("/scene/load", "/scene/next", "/scene/previous")
 WATCH_INTERVAL = 1.0     # seconds between looks at the scene files
 MAX_WATCHED_LOGS = 64    # scene files whose errors are rate-limited each on their own
 SCHEDULE_INTERVAL = 1.0  # seconds between looks at the wall clock
@@ -63,13 +70,19 @@ class Show:
         self._values: dict[str, Any] = {
             "/audio/master": config.audio.master, "/audio/mute": False, "/visual/freeze": False,
             "/record/active": False, "/display/fullscreen": config.display.fullscreen,
-            "/display/overlay": False, "/sampler/seed": seed}
+            "/display/overlay": False, "/sampler/seed": seed, "/tempo/quantum": config.tempo.quantum,
+            **{f"/audio/{name}": 0.0 for name in FEATURES}}
+        self.tempo = ShowTempo(config.tempo.bpm, config.tempo.quantum)
+        self._values.update(self._tempo_values(0.0))
         self._values.update(self._scene_values(self.scene))
         self._controls = controls_for(tuple(self.scene.sound.layers))
 
         # Time-driven state.
         self.next_wanted = True       # bring in the next postcard as soon as one is ready
         self.shown_at: float | None = None
+        self._now = 0.0               # the time of this frame's update
+        self._next_due: float | None = None   # the beat the next postcard waits for (quantised)
+        self._waiting: list[tuple[float, Control, Any, str]] = []  # quantised: (beat, control, value, source)
         self.quit_requested = False
         self._watch = SceneWatch(self.scenes_dir, load_scene)
         self._reload_errors: dict[Path, RateLimitedLog] = {}  # a file rewritten every second: one report per 10 s
@@ -103,21 +116,37 @@ class Show:
 
     def update(self, now: float) -> None:
         """Once a frame: apply the Commands submitted since the last frame, then what time drives."""
+        self._now = now
+        self._follow_tempo(now)
         for _ in range(self._inbox.qsize()):  # only what is there now: a flood cannot hold the frame
             try:
                 command = self._inbox.get_nowait()
             except queue.Empty:
                 break
             self._apply(command)
+        self._run_due(now)
         if not self._values["/visual/freeze"] and self.shown_at is not None:
             if now - self.shown_at >= self._values["/visual/crossfade"] + self._values["/visual/hold"]:
-                self.next_wanted = True
+                self.want_next()
         if now >= self._next_watch:
             self._next_watch = now + WATCH_INTERVAL
             self._reload_changed_scenes()
         if self.schedule and now >= self._next_schedule:
             self._next_schedule = now + SCHEDULE_INTERVAL
             self._follow_schedule()
+
+    def want_next(self) -> None:
+        """Bring in the next postcard: now, or on the next beat or bar when /tempo/quantise says so."""
+        quantise = self._values["/tempo/quantise"]
+        if quantise == "off":
+            self.next_wanted = True
+        elif not self.next_wanted and self._next_due is None:
+            self._next_due = self.tempo.clock.next_boundary(self._now, quantise)
+
+    def measure(self, features: dict[str, float]) -> None:
+        """The mix's features this frame (/audio/level ...): values to read, not changes to announce."""
+        with self._lock:
+            self._values.update({f"/audio/{name}": value for name, value in features.items()})
 
     def postcard_shown(self, now: float) -> None:
         """The renderer began bringing in a new postcard at `now`: the hold timer starts over."""
@@ -147,12 +176,54 @@ class Show:
             if control is None:
                 raise CommandError(self._unknown(command.address))
             value = coerce(control, tuple(command.args))
-            self._act(control, value, command.source)
+        except CommandError as e:
+            self._reject(command.address, command.source, e)
+            return
+        quantise = self._values["/tempo/quantise"]
+        if control.address in QUANTISED and quantise != "off":
+            self._waiting.append((self.tempo.clock.next_boundary(self._now, quantise), control, value,
+                                  command.source))
+        else:
+            self._perform(control, value, command.source)
+
+    def _perform(self, control: Control, value: Any, source: str) -> None:
+        try:
+            self._act(control, value, source)
         except (CommandError, UserError, SettingsError) as e:
-            self.stats["rejected"] += 1
-            self._rejections.warning("rejected %s from %s: %s", command.address, command.source or "?", e)
+            self._reject(control.address, source, e)
             return
         self.stats["applied"] += 1
+
+    def _reject(self, address: str, source: str, problem: Exception) -> None:
+        self.stats["rejected"] += 1
+        self._rejections.warning("rejected %s from %s: %s", address, source or "?", problem)
+
+    def _run_due(self, now: float) -> None:
+        """The quantised changes whose beat has come."""
+        beat = self.tempo.clock.beat(now) + EPSILON
+        if self._next_due is not None and self._next_due <= beat:
+            self.next_wanted, self._next_due = True, None
+        due = [waiting for waiting in self._waiting if waiting[0] <= beat]
+        if due:
+            self._waiting = [waiting for waiting in self._waiting if waiting[0] > beat]
+            for _, control, value, source in due:
+                self._perform(control, value, source)
+
+    def _follow_tempo(self, now: float) -> None:
+        """Tempo and beat from the tempo source; the tempo is announced when its tenth of a BPM changes."""
+        before = self._values["/tempo/bpm"]
+        self.tempo.follow(now)
+        values = self._tempo_values(now)
+        with self._lock:
+            self._values.update(values)
+        if round(values["/tempo/bpm"], 1) != round(before, 1):
+            self._notify("/tempo/bpm", values["/tempo/bpm"], self.tempo.leader)
+
+    def _tempo_values(self, now: float) -> dict[str, Any]:
+        clock = self.tempo.clock
+        return {"/tempo/bpm": clock.bpm, "/tempo/beat": clock.beat(now), "/tempo/phase": clock.phase(now),
+                "/tempo/source": self.tempo.leader, "/tempo/peers": self.tempo.peers}
+
 
     def _unknown(self, address: str) -> str:
         layers = self.scene.sound.layers
@@ -174,8 +245,17 @@ class Show:
             for key, current in self.values().items():
                 self._notify(key, current, source)
         elif address == "/visual/next":
-            self.next_wanted = True
+            self.want_next()
             self._notify(address, None, source)
+        elif address == "/tempo/tap":
+            self.tempo.tap(self._now)
+            self._follow_tempo(self._now)
+        elif address == "/tempo/bpm":
+            self.tempo.set_bpm(value, self._now)
+            self._set(address, value, source)
+        elif address == "/tempo/quantum":
+            self.tempo.clock.quantum = value
+            self._set(address, value, source)
         elif address == "/show/quit":
             self.quit_requested = True
             self._notify(address, None, source)
@@ -219,6 +299,15 @@ class Show:
                   "/visual/retrace": v.retrace, "/visual/retrace_mode": v.retrace_mode}
         if v.seed >= 0:
             values["/sampler/seed"] = v.seed
+        values["/tempo/quantise"] = v.quantise
+        for target, (low, high, _, _) in REACT_TARGETS.items():
+            mapping = v.react.get(target, ReactMapping())
+            values.update({f"/react/{target}/source": mapping.source, f"/react/{target}/curve": mapping.curve,
+                           f"/react/{target}/low": low if mapping.low is None else mapping.low,
+                           f"/react/{target}/high": high if mapping.high is None else mapping.high})
+        trigger = v.react.get(TRIGGER, ReactMapping())
+        values.update({f"/react/{TRIGGER}/source": trigger.source,
+                       f"/react/{TRIGGER}/threshold": trigger.threshold})
         for name, layer in scene.sound.layers.items():
             base = f"/audio/layer/{name}"
             values.update({f"{base}/gain": layer.gain, f"{base}/mute": layer.mute, f"{base}/density": layer.density})

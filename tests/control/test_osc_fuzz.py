@@ -16,6 +16,7 @@ from pythonosc.osc_message_builder import build_msg
 
 from control_helpers import control_config, running_show, wait_for
 from engine.control import start_controllers
+from engine.show.state import MOVING
 
 PACKETS = 12_000
 TYPE_TAGS = "ifsbhdtTFNIcrm[]xyz,"
@@ -124,7 +125,8 @@ def test_thousands_of_bad_packets_change_nothing_but_what_the_valid_ones_say(tmp
             assert wait_for(lambda: show.stats["applied"] == len(fuzzer.valid), timeout=5), show.stats
             expected = dict(before)
             expected.update(fuzzer.valid)
-            assert show.values() == expected
+            assert {k: v for k, v in show.values().items() if k not in MOVING} == \
+                   {k: v for k, v in expected.items() if k not in MOVING}
             assert show.stats["rejected"] == 0
             assert osc._thread.is_alive()
             for stat in ("dropped_malformed", "dropped_bad_args", "dropped_unknown"):
