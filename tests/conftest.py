@@ -123,6 +123,7 @@ def run_job(job, settings, *argv: str) -> int:
 
 
 def namespace_allowed() -> bool:
-    if shutil.which("unshare") is None:
+    """A private network namespace with its loopback up (util-linux's unshare, iproute2's ip, the right to)."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
         return False
-    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+    return subprocess.run(["unshare", "-n", "ip", "link", "set", "lo", "up"], capture_output=True).returncode == 0

@@ -120,7 +120,8 @@ class WebFace:
         """The frame just drawn (frame loop): copied for the picture while someone watches, at picture_fps."""
         if self.wants_frames and now >= self._next_offer:
             self._next_offer = now + 1.0 / self.settings.picture_fps
-            self.handoff.offer(surface, now)
+            # Every step-th pixel is all a picture_width preview needs: a quarter of the copy at 2.
+            self.handoff.offer(surface, now, step=max(1, surface.get_width() // self.settings.picture_width))
 
     def audio(self, block, frame_index: int) -> None:
         """An audio tap: the mix for the WebRTC viewers (their tracks keep at most half a second)."""
@@ -223,7 +224,7 @@ class WebFace:
         try:
             seen = 0
             while True:
-                if not await self._next_picture(seen, timeout=5.0):
+                if not await self._next_picture(seen, timeout=1.0):
                     if request.transport is None or request.transport.is_closing():
                         break  # the viewer went while no picture came
                     continue

@@ -23,8 +23,8 @@ HERE = PROJECT / "tests"  # webrtc_loopback.py and the helpers it imports
 def test_a_browser_gets_the_picture_and_the_sound_over_webrtc():
     chromium_binary()  # skips, with the reason, where Chromium is missing
     if not namespace_allowed():
-        pytest.skip("`unshare -n` is not permitted here (needs root or user namespaces): no private network "
-                    "to test WebRTC in")
+        pytest.skip("no private network namespace here to test WebRTC in (needs util-linux's unshare, "
+                    "iproute2's ip, and root or user namespaces)")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
     script = f"ip link set lo up && ip addr add 127.0.0.2/8 dev lo && exec {sys.executable} {HERE / 'webrtc_loopback.py'}"
     done = subprocess.run(["unshare", "-n", "sh", "-c", script], env=env, capture_output=True, text=True,

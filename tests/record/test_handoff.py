@@ -54,3 +54,15 @@ def test_a_new_size_gets_new_slots_and_close_wakes_the_consumer(surface):
     assert frame.shape == (45, 80, 4) and np.all(frame[..., :3] == frame[0, 0, :3])
     handoff.close()
     assert handoff.take(timeout=5) is None
+
+
+def test_a_preview_takes_every_step_th_pixel(surface):
+    handoff = Handoff()
+    surface.fill((0, 0, 0))
+    surface.fill((200, 100, 50), pygame.Rect(0, 0, 1, 36))   # column 0 coloured: kept at step 2
+    surface.fill((10, 20, 30), pygame.Rect(1, 0, 1, 36))     # column 1: skipped
+    handoff.offer(surface, 0.0, step=2)
+    frame, _ = handoff.take(timeout=1)
+    assert frame.shape == (18, 32, 4)
+    blue_green_red = (50, 100, 200) if handoff.order == "BGRX" else (200, 100, 50)
+    assert tuple(frame[3, 0, :3]) == blue_green_red and tuple(frame[3, 1, :3]) == (0, 0, 0)
