@@ -37,6 +37,7 @@ class Live:
         self.audio = None            # engine.mix.engine.AudioEngine
         self.recording = None        # engine.record.live.LiveRecording
         self.ndi = None              # engine.record.ndi.NdiOutput
+        self.ndi = None              # engine.record.ndi.NdiOutput
         self._heartbeat_at = float("-inf")
 
     # ---- lifetime -----------------------------------------------------------------------------------------
@@ -68,6 +69,14 @@ class Live:
             from engine.control import start_controllers
 
             self.controllers = self.performance.controllers = start_controllers(self.config, self.show)
+            if self.controllers.web is not None:
+                self.performance.outputs.append(self.controllers.web)
+        if self.config.ndi.enabled:
+            from engine.record.ndi import NdiOutput
+
+            self.ndi = NdiOutput(self.config.ndi.name, self.config.display.fps, self.config.audio.samplerate)
+            self.ndi.start()
+            self.performance.outputs.append(self.ndi)
         import engine.record.live  # noqa: F401 (PyAV: a heavy import, done before the sound starts)
         # The sound starts last: an import holds the interpreter lock for a long while, and the audio
         # callback needs it every 10 ms.
@@ -81,6 +90,9 @@ class Live:
         if self.controllers is not None:
             self.controllers.stop()
             self.controllers = None
+        if self.ndi is not None:
+            self.ndi.stop()
+            self.ndi = None
         if self.recording is not None:
             self.recording.close()
             self.recording = None
@@ -167,6 +179,9 @@ class Live:
         self.performance.features = Features(self.audio.samplerate, self.config.react.attack,
                                              self.config.react.release)
         self.audio.add_tap(self.performance.features.feed)
+        for output in self.performance.outputs:  # NDI, the web face's WebRTC: the mix as the recorder gets it
+            output.samplerate = self.audio.samplerate
+            self.audio.add_tap(output.audio)
 
     def _largest_model_side(self) -> int:
         """Slot size for the sampler: the largest picture any scene's model paints (read from configs)."""

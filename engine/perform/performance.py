@@ -33,6 +33,7 @@ class Performance:
         self.recording = recording
         self.controllers = None      # engine.control.Controllers, for the status line
         self.features = None         # engine.mix.features.Features of the mix, fed by the caller (tap, render)
+        self.outputs: list = []      # NDI, the web face: fed the drawn frame while they want it (live only)
         self.react = React()
         self.renderer = Renderer()
         self.overlay = StatusOverlay()
@@ -83,6 +84,11 @@ class Performance:
                 self.recording.frame(target, now)
             elif self.recording.recorder is not None:  # read back from the graphics card only while recording
                 self.recording.frame(canvas.to_surface(), now)
+        wanting = [output for output in self.outputs if output.wants_frames]
+        if wanting:  # each copies the frame into a free slot and goes on (engine/record/handoff.py)
+            drawn = target if canvas is None else canvas.to_surface()
+            for output in wanting:
+                output.frame(drawn, now)
         if self._last_frame_at is not None and now > self._last_frame_at:
             self._fps = 0.9 * self._fps + 0.1 / (now - self._last_frame_at)
         self._last_frame_at = now
