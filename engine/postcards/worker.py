@@ -27,6 +27,7 @@ import numpy as np
 from engine.logs import RateLimitedLog
 from engine.postcards.maker import PREVIEWS, Postcard, PostcardMaker, Recipe, finished, torch_threads
 from engine.postcards.retrace import MODES
+from engine.processes.heartbeat import HeartbeatWatch, beat_in_background
 from engine.processes.lifeline import end_with_parent
 from engine.processes.shared import SharedArrays
 from engine.processes.supervisor import Supervisor
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 RETRY_BROKEN = 60.0  # seconds before a model that failed to load is tried again (it may have been fixed)
 WORKER_NICENESS = 10  # added to the worker's niceness (lower CPU priority than the show)
 MIN_SIDE = 64       # slot side when no model tells us its size yet
+HUNG_SECONDS = 5.0    # a worker whose heartbeat stood still this long is killed and restarted
+STARTUP_SECONDS = 60.0  # ... but its first beat may take this long (a fresh process on a busy machine)
+JOB_SECONDS = 120.0   # a worker that beats but has not answered this long while it has work is killed too
+STABLE_AFTER = 10.0   # a worker that ran this long is restarted at once when it dies (no growing back-off)
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,8 @@ class SlotLayout:
 
     def arrays(self) -> dict:
         return {"pictures": ((self.count, self.frames, self.side, self.side, 3), np.uint8),
-                "masks": ((self.count, self.side, self.side), np.uint8)}
+                "masks": ((self.count, self.side, self.side), np.uint8),
+                "heartbeat": ((1,), np.int64)}  # the worker counts it up (engine/processes/heartbeat.py)
 
 
 class SlotPool:
@@ -62,7 +68,7 @@ class SlotPool:
 
     def __init__(self, layout: SlotLayout, shared: SharedArrays):
         self.layout, self._shared = layout, shared
-        self.array, self.masks = shared.pictures, shared.masks
+        self.array, self.masks, self.heartbeat = shared.pictures, shared.masks, shared.heartbeat
 
     @classmethod
     def create(cls, count: int, frames: int, side: int) -> "SlotPool":
@@ -101,19 +107,20 @@ class SlotPool:
                         **details)
 
     def close(self) -> None:
-        self.array = self.masks = None  # the numpy views must go before the block can be released
+        self.array = self.masks = self.heartbeat = None  # the numpy views must go before the block can be released
         self._shared.close()
 
 
 def run_worker(layout: SlotLayout, requests, results, threads: int, device: str) -> None:
     """The worker process: ('recipe', Recipe) | ('job', seed, slots) | ('stop',) in; answers out."""
     end_with_parent(mp.parent_process().pid)
+    pool = SlotPool.attach(layout)
+    beat_in_background(pool.heartbeat)  # from before torch's import: a stopped worker is noticed, a slow one not
     # The worker is background work: when cores are short, drawing and the sound go first.
     os.nice(WORKER_NICENESS)
     import torch
 
     torch.set_num_threads(threads)
-    pool = SlotPool.attach(layout)
     maker = PostcardMaker(device)
     try:
         while True:
@@ -169,7 +176,10 @@ class SamplerClient:
         self._errors = RateLimitedLog(log, interval=30.0)
         self._retry_at = 0.0
         self._requests = self._results = None
-        self.supervisor = Supervisor("sampler", self._spawn, min_delay=min_delay, max_delay=max_delay)
+        self.watch = HeartbeatWatch("sampler", self.pool.heartbeat, HUNG_SECONDS, startup_seconds=STARTUP_SECONDS)
+        self._answered_at = 0.0  # when the worker last answered (or was given work while it had none)
+        self.supervisor = Supervisor("sampler", self._spawn, min_delay=min_delay, max_delay=max_delay,
+                                     stable_after=STABLE_AFTER)
         self.supervisor.launch(time.monotonic())
 
     def _spawn(self):
@@ -187,6 +197,8 @@ class SamplerClient:
             raise
         if self.recipe is not None:
             self._requests.put(("recipe", self.recipe))
+        self.watch.launched(time.monotonic())
+        self._answered_at = time.monotonic()
         return process
 
     def _drop_queues(self) -> None:
@@ -210,6 +222,7 @@ class SamplerClient:
 
     def poll(self, now: float) -> None:
         """Collect finished postcards, look after the worker, and ask for more where there is room."""
+        self._watch_worker(now)
         if self.supervisor.check(now):
             # A new worker: the seeds the dead one was painting are asked for again, in order.
             lost = sorted(self.in_flight.items())
@@ -246,6 +259,7 @@ class SamplerClient:
             except (queue.Empty, OSError, ValueError, EOFError):
                 return
             kind = message[0]
+            self._answered_at = now
             if kind == "error":
                 _, recipe, text = message
                 self.stats["errors"] += 1
@@ -267,6 +281,18 @@ class SamplerClient:
                 self.last_seconds = seconds
                 self._release(seed, slots)
 
+    def _watch_worker(self, now: float) -> None:
+        """Kill a worker that stopped beating (SIGSTOP, a hang with the GIL held) or that beats but has not
+        answered for JOB_SECONDS while it has work (a hang in torch's own threads); it is restarted."""
+        process = self.supervisor.process
+        if self.watch.check(now, process):
+            return
+        if self.in_flight and process is not None and process.is_alive() and now - self._answered_at > JOB_SECONDS:
+            log.warning("sampler: no postcard for %.0f s while painting; killing it (it is restarted)",
+                        now - self._answered_at)
+            process.kill()
+            self._answered_at = now
+
     def _release(self, seed: int, slots: tuple[int, ...]) -> None:
         if self.in_flight.pop(seed, None) is not None:
             self.free.extend(slots)
@@ -283,6 +309,8 @@ class SamplerClient:
             self._send(seed, slots)
 
     def _send(self, seed: int, slots: tuple[int, ...]) -> None:
+        if not self.in_flight:
+            self._answered_at = time.monotonic()  # the wait for an answer starts now
         self.in_flight[seed] = slots
         self._tell(("job", seed, slots))
 

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 
+from engine.processes.heartbeat import HeartbeatWatch
 from engine.processes.lifeline import end_with_parent
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,11 @@ class Child:
         from engine.processes.supervisor import Supervisor
 
         self.name, self.target, self.args, self.heartbeat, self.preload = name, target, args, heartbeat, preload
-        self.hung_seconds = hung_seconds  # alive but without a heartbeat this long: killed (and so restarted)
+        self.watch = HeartbeatWatch(name, heartbeat, hung_seconds)  # silent this long: killed, so restarted
         self.conn = None
         self.launches = 0                 # the owner re-sends its state to each new child
         self.supervisor = Supervisor(name, self._launch, min_delay=min_delay, max_delay=max_delay,
                                      stable_after=stable_after)
-        self._beat = (-1, 0.0)            # (heartbeat, when it was first seen)
 
     def launch(self) -> None:
         self.supervisor.launch(time.monotonic())
@@ -59,7 +59,7 @@ class Child:
     def check(self, now: float) -> None:
         """Restart a dead child (with back-off), kill a hung one, pass on its log lines."""
         self.supervisor.check(now)
-        self._watch_heartbeat(now)
+        self.watch.check(now, self.supervisor.process)
         if self.conn is None:
             return
         try:
@@ -78,17 +78,6 @@ class Child:
             return True
         except (OSError, ValueError):
             return False
-
-    def _watch_heartbeat(self, now: float) -> None:
-        beat = int(self.heartbeat[0])
-        if beat != self._beat[0]:
-            self._beat = (beat, now)
-            return
-        process = self.supervisor.process
-        if process is not None and process.is_alive() and now - self._beat[1] > self.hung_seconds:
-            log.warning("%s: no heartbeat for %.0f s; killing it", self.name, now - self._beat[1])
-            process.kill()
-            self._beat = (beat, now)
 
     @property
     def restarts(self) -> int:
@@ -119,7 +108,7 @@ class Child:
         self._close_conn()
         self.conn = ours
         self.launches += 1
-        self._beat = (-1, 0.0)  # the new child's heartbeat is timed from its start
+        self.watch.launched(time.monotonic())  # the new child's heartbeat is timed from its start
         return process
 
     def _close_conn(self) -> None:

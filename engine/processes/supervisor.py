@@ -37,6 +37,8 @@ class Supervisor:
                 self._delay = self.min_delay
             return False
         if self._restart_at is None:
+            if now - self._started_at >= self.stable_after:
+                self._delay = self.min_delay  # it ran fine for a while: this death is not a crash loop
             code = getattr(self.process, "exitcode", None)
             _release(self.process)
             self.process = None

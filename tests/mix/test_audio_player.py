@@ -70,7 +70,7 @@ def test_a_hung_player_is_killed_and_restarted_and_the_mix_goes_on():
     audio.start()
     try:
         assert wait_for(lambda: audio.stats["callbacks"] > 100 and max(levels, default=0) > 1e-3)
-        audio.player.hung_seconds = 0.5
+        audio.player.watch.hung_seconds = 0.5
         os.kill(audio.player.pid, signal.SIGSTOP)                 # alive, but does nothing
         assert wait_for(lambda: audio.stats["player_restarts"] == 1)
         before = audio.stats["callbacks"]

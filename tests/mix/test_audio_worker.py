@@ -84,7 +84,7 @@ def test_a_killed_worker_comes_back_and_splices_onto_the_old_sound(host):
 
 
 def test_a_hung_worker_is_killed_and_restarted(host):
-    host.child.hung_seconds = 0.5
+    host.child.watch.hung_seconds = 0.5
     feed = play(host, 0, 1, "leaves", LayerSettings(source="rustle"), seed=1)
     assert wait_for(lambda: feed.available() >= AHEAD, host)
     os.kill(host.pid, signal.SIGSTOP)                  # alive, but does nothing
