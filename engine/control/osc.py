@@ -30,13 +30,14 @@ from pythonosc.parsing import osc_types
 from engine.control.pattern import PatternError, matching
 from engine.control.allow import allowed, networks
 from engine.settings.config import OscSettings
-from engine.show.controls import Command, CommandError, coerce
+from engine.show.controls import Command, CommandError, coerce, covered
 from engine.errors import UserError
 from engine.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
 MAX_CLIENTS = 16           # controllers remembered for feedback (the most recent ones)
+FORGET_AFTER = 600.0       # seconds: a controller silent this long gets no more feedback
 MAX_DATAGRAM = 8192        # bytes: a controller's bundle is far smaller; bounds the parse of one packet
 MAX_MESSAGES = 64          # messages in one packet (bundles included)
 DUTY = 0.25, 0.1           # the OSC thread works at most 25 % of each 0.1 s (the GIL is the frame loop's too)
@@ -44,7 +45,7 @@ RECEIVE_BUFFER = 4 << 20   # bytes the kernel may queue for us: a burst waits th
 KNOWN_TAGS = set("ihfdsbrmtTFN[]")
 PATTERN_CHARACTERS = set("*?[]{}")  # OSC address pattern syntax  # the type tags python-osc decodes
 STAT_KEYS = ("received", "forwarded", "dropped_unknown", "dropped_bad_args", "dropped_malformed",
-             "dropped_not_allowed", "dropped_too_large", "handler_errors", "feedback_sent", "feedback_errors",
+             "dropped_not_allowed", "dropped_too_large", "dropped_denied", "handler_errors", "feedback_sent", "feedback_errors",
              "paced")
 
 
@@ -112,10 +113,15 @@ class OscServer:
         self._allow = networks(settings.allow)
         family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET  # what our socket can send to
         self._feedback_host = _resolve(settings.feedback_host, family) if settings.feedback_host else ""
-        self._clients: OrderedDict[tuple[str, int], None] = OrderedDict()  # feedback targets, oldest first
+        # Feedback targets, the one heard from longest ago first: when each was last heard from (monotonic).
+        self._clients: OrderedDict[tuple[str, int], float] = OrderedDict()
         self._clients_lock = threading.Lock()
         if settings.feedback_host and settings.feedback_port:
-            self._clients[(self._feedback_host, settings.feedback_port)] = None
+            self._clients[(self._feedback_host, settings.feedback_port)] = float("inf")  # configured: kept
+        for i, entry in enumerate(settings.deny):
+            if not isinstance(entry, str) or not entry.startswith("/"):
+                raise UserError(f"osc.deny[{i}]: expected an address like '/show/quit' (or '/record/' for all "
+                                f"under it), found {entry!r}")
         self._logs: dict[str, RateLimitedLog] = {}
         self._window = (0.0, 0.0)  # (start, seconds worked) of the current pacing window
         self._dispatcher = _ShowDispatcher(self)
@@ -196,6 +202,11 @@ class OscServer:
                 return
         else:
             targets = [address] if address in controls else []
+            if targets and covered(address, self.settings.deny):
+                self.count("dropped_denied", "OSC %s from %s dropped: osc.deny keeps it off the network",
+                           address[:80], client_address[0])
+                return
+        targets = [t for t in targets if not covered(t, self.settings.deny)]
         if not targets:
             self.count("dropped_unknown", "OSC %s from %s dropped: unknown address (see docs/control.md)",
                        address[:80], client_address[0])
@@ -219,7 +230,7 @@ class OscServer:
     def _remember(self, sender: tuple[str, int]) -> None:
         target = (self._feedback_host or sender[0], self.settings.feedback_port or sender[1])
         with self._clients_lock:
-            self._clients[target] = None
+            self._clients[target] = max(time.monotonic(), self._clients.get(target, 0.0))
             self._clients.move_to_end(target)
             while len(self._clients) > MAX_CLIENTS:
                 self._clients.popitem(last=False)
@@ -246,7 +257,10 @@ class OscServer:
         control = self.show.controls().get(address)
         if control is not None and control.access == "w":
             return  # a command (/scene/load, /midi/learn), not a value a layout could show
+        now = time.monotonic()
         with self._clients_lock:
+            for target in [t for t, heard in self._clients.items() if now - heard > FORGET_AFTER]:
+                del self._clients[target]
             targets = list(self._clients)
         if targets:
             self._loop.call_soon_threadsafe(self._send, targets, address, value)

@@ -152,5 +152,11 @@ def coerce(control: Control, args: tuple) -> Any:
     return value
 
 
+def covered(address: str, entries) -> bool:
+    """Whether a list of addresses names `address`: exactly, or by an entry ending in '/' that covers all
+    under it ('/record/')."""
+    return any(address == entry or (entry.endswith("/") and address.startswith(entry)) for entry in entries)
+
+
 def _kind_name(kind: str) -> str:
     return {"f": "number", "i": "integer", "s": "string", "b": "0/1"}[kind]
