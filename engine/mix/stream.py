@@ -23,19 +23,26 @@ STALL_SECONDS = 2.0  # no callback for this long on a running stream: treat it a
 NO_SPEAKERS = "none"  # audio.device value: mix on the clock for recordings, play nothing
 
 
-def find_output(device: str):
+def find_output(device: str, pinned: tuple[str, str] | None = None):
     """The sounddevice output device for config.audio.device: '' (default), an index, or part of a name
-    (or of its host API's name, e.g. 'JACK')."""
+    (or of its host API's name, e.g. 'JACK'). `pinned` (name, host API): exactly the device chosen at the
+    first open, wherever PortAudio lists it now; a search by part of a name could find another one (a JACK
+    client whose name contains 'jack')."""
     import sounddevice as sd
 
-    if device == "":
-        return None
     if device == NO_SPEAKERS:
         return NO_SPEAKERS
-    if device.isdigit():
-        return int(device)
     outputs = [(i, d) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] >= 2]
     apis = sd.query_hostapis()
+    if pinned is not None:
+        for i, d in outputs:
+            if (d["name"], apis[d["hostapi"]]["name"]) == pinned:
+                return i
+        raise sd.PortAudioError(f"the output chosen at start ({pinned[0]}, {pinned[1]}) is not there now")
+    if device == "":
+        return None
+    if device.isdigit():
+        return int(device)
     for i, d in outputs:
         if device.lower() in d["name"].lower():
             return i
@@ -58,8 +65,12 @@ def latency_value(latency: str):
 
 
 class StreamKeeper:
-    def __init__(self, settings: AudioSettings, callback, min_delay: float = 0.5, max_delay: float = 10.0):
+    def __init__(self, settings: AudioSettings, callback, min_delay: float = 0.5, max_delay: float = 10.0,
+                 pinned: tuple[str, str] | None = None, on_pinned=None):
+        """`pinned`: the (name, host API) of the device to reopen, chosen by an earlier open; `on_pinned(pin)`
+        is told the device the first open chose (the player keeps it for its successors)."""
         self.settings, self.callback = settings, callback
+        self.pinned, self.on_pinned = pinned, on_pinned
         self.latency = latency_value(settings.latency)
         self.min_delay, self.max_delay = min_delay, max_delay
         self.stream = None
@@ -76,7 +87,7 @@ class StreamKeeper:
         import sounddevice as sd
 
         self._lost = False
-        device = find_output(self.settings.device)
+        device = find_output(self.settings.device, self.pinned)
         if device == NO_SPEAKERS:
             stream = PacedOutput(self.callback, self.settings.samplerate, self.settings.blocksize)
             stream.start()
@@ -91,7 +102,12 @@ class StreamKeeper:
         stream.start()
         self.stream = stream
         self._seen = (self.callbacks, time.monotonic())
-        log.info("audio: %s at %d Hz, block %d, output latency %.1f ms", sd.query_devices(stream.device)["name"],
+        info = sd.query_devices(stream.device)
+        if self.pinned is None:
+            self.pinned = (info["name"], sd.query_hostapis(info["hostapi"])["name"])
+            if self.on_pinned is not None:
+                self.on_pinned(self.pinned)
+        log.info("audio: %s (%s) at %d Hz, block %d, output latency %.1f ms", *self.pinned,
                  int(stream.samplerate), stream.blocksize, stream.latency * 1000)
 
     def check(self, now: float) -> None:
