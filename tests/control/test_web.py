@@ -90,13 +90,17 @@ def test_changes_over_the_websocket_reach_the_show_and_read_only_ones_do_not(sho
     performance, face = show
 
     async def scenario():
-        async with aiohttp.ClientSession() as session, session.ws_connect(base(face) + "/ws") as ws:
-            await ws.send_json({"COMMAND": "LISTEN", "DATA": "/visual/black"})
+        async with aiohttp.ClientSession() as session, session.ws_connect(base(face) + "/ws") as ws, \
+                session.ws_connect(base(face) + "/ws") as other:  # a second browser
+            for client in (ws, other):
+                await client.send_json({"COMMAND": "LISTEN", "DATA": "/visual/black"})
+            assert wait_for(lambda: "/visual/black" in face.listening._wanted)
             await ws.send_bytes(build_msg("/visual/black", [0.5]).dgram)
             await ws.send_bytes(build_msg("/show/quit", []).dgram)      # read-only for the web
             await ws.send_bytes(build_msg("/record/start", []).dgram)   # under a read-only prefix
-            message = await ws.receive(timeout=10)
-            assert message.type == aiohttp.WSMsgType.BINARY and b"/visual/black" in message.data
+            for client in (ws, other):  # both stay in step with the show
+                message = await client.receive(timeout=10)
+                assert message.type == aiohttp.WSMsgType.BINARY and b"/visual/black" in message.data
 
     with_frames(performance, face, scenario)
     assert performance.show.values()["/visual/black"] == 0.5
