@@ -97,3 +97,30 @@ def test_a_link_peer_changes_the_tempo_and_the_show_follows(tmp_path):
     assert lines["joined"].startswith("True"), result.stdout
     assert lines["followed"].startswith("True") and lines["followed"].endswith("link"), result.stdout
     assert abs(float(lines["beats"])) < 0.1, result.stdout  # the show's beat is the session's beat
+
+
+def test_oscquery_serves_the_tempo_and_its_phase_as_they_run(tmp_path):
+    import http.client
+    import json
+
+    def value(config, path):
+        connection = http.client.HTTPConnection("127.0.0.1", config.oscquery.port, timeout=5)
+        try:
+            connection.request("GET", f"{path}?VALUE")
+            return json.loads(connection.getresponse().read())["VALUE"][0]
+        finally:
+            connection.close()
+
+    config = control_config(tmp_path)
+    with running_show(config) as show:
+        controllers = start_controllers(config, show)
+        try:
+            assert value(config, "/tempo/bpm") == 120.0
+            first = value(config, "/tempo/phase")
+            time.sleep(0.25)                                   # half a beat at 120 BPM
+            second = value(config, "/tempo/phase")
+            assert 0.0 <= first < 4.0 and 0.0 <= second < 4.0
+            assert (second - first) % 4.0 == pytest.approx(0.5, abs=0.3)  # a loaded machine answers late
+            assert value(config, "/tempo/source") == "show"
+        finally:
+            controllers.stop()
