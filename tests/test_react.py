@@ -136,3 +136,16 @@ def test_live_the_features_of_the_mix_reach_the_show_from_the_tap(tmp_path, tiny
     assert max(levels) > 0.3 and min(levels[len(levels) // 2:]) < max(levels) - 0.1   # heard, and moving
     assert max(v["/audio/onset"] for v in seen) > 0.5   # a croak's onset, read within a frame or two of it
     assert max(v["/audio/mid"] for v in seen) > 0.2
+
+
+def test_the_scene_in_docs_music_is_a_valid_scene(tmp_path):
+    import re
+
+    from engine.settings.config import PROJECT_ROOT
+
+    doc = (PROJECT_ROOT / "docs" / "music.md").read_text()
+    example = re.search(r"```toml\n# scenes/frogs.toml.*?\n(.*?)```", doc, re.S).group(1)
+    path = tmp_path / "frogs.toml"
+    path.write_text(example)
+    scene = load_scene(path)
+    assert scene.visual.react["brightness"].source == "level" and scene.visual.quantise == "beat"
