@@ -48,6 +48,9 @@ class ImageSet:
     skipped: list[str] = field(default_factory=list)  # "path: why" for each photo left out
     names: list[str] = field(default_factory=list)  # each photo's path inside the data folder
     masks: MaskReport | None = None  # how the masks were read, when there are masks
+    # Worked out on first use, on the CPU: each photo's (height, width); the animal maps' summed-area tables.
+    _sizes_table: object = field(default=None, init=False, repr=False, compare=False)
+    _animal: object = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.photos)
@@ -109,9 +112,9 @@ class ImageSet:
     def _sizes(self):
         import torch
 
-        if getattr(self, "_size_table", None) is None:
-            self._size_table = torch.tensor([p.shape[1:] for p in self.photos], dtype=torch.float64)
-        return self._size_table
+        if self._sizes_table is None:
+            self._sizes_table = torch.tensor([p.shape[1:] for p in self.photos], dtype=torch.float64)
+        return self._sizes_table
 
     def _animal_kept(self, index, top, left, side):
         """The share of each photo's animal inside each candidate box, from summed-area tables of a coarse
@@ -132,7 +135,7 @@ class ImageSet:
         import torch
         import torch.nn.functional as F
 
-        if getattr(self, "_tables", None) is None:
+        if self._animal is None:
             cells = []
             for photo in self.photos:
                 mask = photo[3].cpu().double()[None, None] / 255
@@ -145,8 +148,8 @@ class ImageSet:
                 table[1:c.shape[0] + 1, 1:c.shape[1] + 1] = c.cumsum(0).cumsum(1)
                 table[c.shape[0] + 1:, :] = table[c.shape[0]]  # past the photo: the sums at its edge
                 table[:, c.shape[1] + 1:] = table[:, c.shape[1]:c.shape[1] + 1]
-            self._tables = (tables, torch.stack([c.sum() for c in cells]))
-        return self._tables
+            self._animal = (tables, torch.stack([c.sum() for c in cells]))
+        return self._animal
 
 
 def resize(images, size: int):
