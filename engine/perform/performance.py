@@ -113,6 +113,10 @@ class Performance:
             stats = self.audio.stats
             sound = f"underruns {stats['underruns']}   callback p99 {stats['callback_ms_p99']:.2f} ms"
         lines.append(f"{osc}   {sound}")
+        show = self.show
+        lines.append(f"tempo {show.get('/tempo/bpm'):.1f} BPM ({show.get('/tempo/source')})   "
+                     f"bar {show.get('/tempo/beat') // show.get('/tempo/quantum') + 1:.0f} "
+                     f"beat {show.get('/tempo/phase') + 1:.1f}   level {show.get('/audio/level'):.2f}")
         return lines
 
     def _follow_recipe(self) -> None:
