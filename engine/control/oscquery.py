@@ -95,7 +95,7 @@ class OscQueryServer:
         app = web.Application()
         app.router.add_route("*", "/{path:.*}", self._answer)
         self._http = HttpServer(app, config.osc.host, config.oscquery.port, allow=config.osc.allow,
-                                key="oscquery.port", what="OSCQuery")
+                                key="oscquery.port", what="OSCQuery", hostnames=config.osc.hostnames)
         self.listening = Listening(show, self._http.call, source="oscquery")
         self._zeroconf = None
         self.service_name: str | None = None  # the zeroconf name, once advertised

@@ -64,7 +64,7 @@ class WebFace:
         app.router.add_get("/picture.jpg", self._still)
         app.router.add_post("/offer", self._offer)
         self._http = HttpServer(app, config.osc.host, self.settings.port, allow=config.osc.allow, key="web.port",
-                                what="web face")
+                                what="web face", hostnames=config.osc.hostnames)
         self.listening = Listening(show, self._http.call, source="web", writable=self.writable)
         self.webrtc = WebRtc(config.audio.samplerate)  # the perform loop sets the mix's own rate
         self.handoff = Handoff()

@@ -6,7 +6,7 @@ runs one on `host:port` and keeps out, before any handler runs:
 - requests whose Host (or Origin) header names a host we do not answer to: 403. A web page on another site
   can point its own DNS name at 127.0.0.1 ("DNS rebinding") and then read and drive a loopback server from
   the performer's browser; it cannot make the browser send our names in Host. We answer to IP literals,
-  `localhost`, this machine's name (and NAME.local), and the configured host.
+  `localhost`, this machine's names (NAME, NAME.local, its FQDN), the configured host and `[osc] hostnames`.
 A reset connection, a garbage request or a client gone mid-answer is logged as one debug line, never a
 traceback: nothing a client does can stop the show.
 """
@@ -27,10 +27,12 @@ from engine.errors import UserError
 
 log = logging.getLogger(__name__)
 
-def host_names(host: str) -> frozenset[str]:
-    """The names (besides IP literals) a Host header may carry for a server configured on `host`."""
+def host_names(host: str, extra: list[str] = ()) -> frozenset[str]:
+    """The names (besides IP literals) a Host header may carry for a server configured on `host`: localhost,
+    this machine's names, the configured host and `extra` (`[osc] hostnames`)."""
     name = socket.gethostname().lower()
-    return frozenset({"localhost", name, f"{name}.local", host.lower()})
+    return frozenset({"localhost", name, f"{name}.local", socket.getfqdn().lower(), host.lower(),
+                      *(n.lower() for n in extra)})
 
 
 def _hostname(value: str) -> str:
@@ -67,12 +69,13 @@ class _QuietLog:
 class HttpServer:
     """Serves `app` on host:port from a thread of its own; `key` names the setting in errors."""
 
-    def __init__(self, app: web.Application, host: str, port: int, *, allow: list[str], key: str, what: str):
+    def __init__(self, app: web.Application, host: str, port: int, *, allow: list[str], key: str, what: str,
+                 hostnames: list[str] = ()):
         self.host, self.port, self.key, self.what = host, port, key, what
         self.address: tuple[str, int] | None = None
         self.loop = asyncio.new_event_loop()
         self._allow = networks(allow)
-        self._names = host_names(host)
+        self._names = host_names(host, hostnames)
         self.refused = {"not_allowed": 0, "wrong_host": 0}
         app.middlewares.append(self._guard)
         self._app = app

@@ -46,6 +46,8 @@ class OscSettings:
     feedback_host: str = field("", "send every change here; '' = back to the sender")
     feedback_port: int = field(0, "feedback UDP port; 0 = the sender's own port", min=0, max=65535)
     allow: list[str] = field([], "sender networks allowed (CIDR, e.g. '192.168.1.0/24'); empty = any")
+    hostnames: list[str] = field([], "names OSCQuery and the web face answer to besides addresses, localhost and "
+                                     "this machine's own names (a DNS name the show is reached by)")
     deny: list[str] = field([], "addresses OSC may not reach, e.g. ['/show/quit', '/record/']: keys and MIDI "
                             "still can; one ending in / covers all under it")
 

@@ -213,3 +213,17 @@ def test_clients_that_vanish_mid_stream_cost_nothing(served, caplog):
 
     assert asyncio.run(still_answers()) == {"VALUE": [0.75]}
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+
+
+def test_names_in_osc_hostnames_are_answered(tmp_path):
+    config = control_config(tmp_path, osc={"hostnames": ["Show.Example.org"]})
+    for config, show, query in _serve(config):
+        async def go():
+            async with aiohttp.ClientSession() as session:
+                statuses = []
+                for name in ("show.example.org", "other.example.org"):
+                    headers = {"Host": f"{name}:{config.oscquery.port}"}
+                    async with session.get(url(config, "/?HOST_INFO"), headers=headers) as response:
+                        statuses.append(response.status)
+                return statuses
+        assert asyncio.run(go()) == [200, 403]
