@@ -35,10 +35,10 @@ install: system-demo $(VENV)/.installed
 demo: system-demo $(VENV)/.installed
 	$(PY) -m engine perform --demo $(ARGS)
 
-# The whole suite as CI runs it: on a JACK dummy server and a virtual display of its own; -rs tells why
+# The whole suite as CI runs it: on a JACK dummy server and a virtual display of its own; -rfEs lists
 # a test skipped. ARGS goes to pytest, e.g. make test ARGS="-k osc -x" (a part, stop at the first failure).
 test: system-test $(VENV)/.installed-test
-	HF_HUB_OFFLINE=1 tools/with-jack-and-x $(PY) -m pytest -q -rs $(ARGS)
+	HF_HUB_OFFLINE=1 tools/with-jack-and-x $(PY) -m pytest -q -rfEs $(ARGS)
 
 # The benchmarks behind docs/benchmarks.md, on the same JACK dummy server and virtual display as the tests.
 bench: system-test $(VENV)/.installed-test
