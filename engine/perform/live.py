@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -37,8 +38,8 @@ class Live:
         self.audio = None            # engine.mix.engine.AudioEngine
         self.recording = None        # engine.record.live.LiveRecording
         self.ndi = None              # engine.record.ndi.NdiOutput
-        self.ndi = None              # engine.record.ndi.NdiOutput
         self._heartbeat_at = float("-inf")
+        self._starting: Starting | None = None  # the slow parts, until they are attached
 
     # ---- lifetime -----------------------------------------------------------------------------------------
 
@@ -58,35 +59,45 @@ class Live:
         if self.config.display.headless:
             os.environ["SDL_VIDEODRIVER"] = "dummy"
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # the sound goes through sounddevice, not SDL
+        if self.want_audio:
+            from engine.mix.stream import find_output
+
+            find_output(self.config.audio.device)  # a device name that matches nothing: say so now (UserError)
+        if self.want_controllers:  # first: what a controller sends from now on is applied in the first frame
+            from engine.control import start_controllers
+
+            self.controllers = start_controllers(self.config, self.show)
         pygame.display.init()
         pygame.font.init()
         self.window = Window(self.config.display, self.config.display.size)
         self.window.open(self.config.display.fullscreen)
         self.show.on("/display/fullscreen", lambda address, value, source: self.window.open(value))
-        self.sampler = SamplerClient(self.config, self.show.take_seed, side=self._largest_model_side())
+        self.sampler = SamplerClient(self.config, self.show.take_seed, side=self._largest_model_side(),
+                                     cache_root=self.config.path("state"))
         self.performance = Performance(self.config, self.show, self.sampler, self.window)
-        if self.want_controllers:
-            from engine.control import start_controllers
-
-            self.controllers = self.performance.controllers = start_controllers(self.config, self.show)
-            if self.controllers.web is not None:
-                self.performance.outputs.append(self.controllers.web)
+        self.performance.controllers = self.controllers
+        if self.controllers is not None and self.controllers.web is not None:
+            self.performance.outputs.append(self.controllers.web)
         if self.config.ndi.enabled:
             from engine.record.ndi import NdiOutput
 
             self.ndi = NdiOutput(self.config.ndi.name, self.config.display.fps, self.config.audio.samplerate)
             self.ndi.start()
             self.performance.outputs.append(self.ndi)
-        import engine.record.live  # noqa: F401 (PyAV: a heavy import, done before the sound starts)
-        # The sound starts last: an import holds the interpreter lock for a long while, and the audio
-        # callback needs it every 10 ms.
-        if self.want_audio:
-            self._start_audio()
-        self.attach_recording(self.record_audio)
+        # A picture now, from the postcards this model painted last time (engine/postcards/cache.py), while
+        # the sampler's worker loads torch; the slow parts (PyAV, the mix's processes) start behind it.
+        self.frame(time.monotonic())
+        self.present()
+        self._starting = Starting(self.config, self.show.scene, self.want_audio)
+        if self.record_audio:
+            self.attach_recording(self.record_audio)
 
     def stop(self) -> None:
         import pygame
 
+        if self._starting is not None:
+            self._starting.join()
+            self._attach_started()
         if self.controllers is not None:
             self.controllers.stop()
             self.controllers = None
@@ -108,6 +119,14 @@ class Live:
             self.window.close()
             self.window = None
         pygame.display.quit()
+
+    def _attach_started(self) -> None:
+        """Take the parts the start-up thread has made into the show (on this, the frame loop's, thread)."""
+        starting, self._starting = self._starting, None
+        if self.recording is None:
+            self.attach_recording()
+        if starting.audio is not None:
+            self._attach_audio(starting.audio)
 
     def attach_recording(self, audio_path: str | None = None) -> None:
         """Let /record/start, /record/stop (and key r) record the show; `audio_path`: the mix alone to a WAV."""
@@ -136,6 +155,8 @@ class Live:
         from engine.control.keys import submit_keys
 
         submit_keys(self.show)
+        if self._starting is not None and self._starting.done():
+            self._attach_started()
         drawn = self.performance.frame(now)
         if now - self._heartbeat_at >= HEARTBEAT_SECONDS:
             self._heartbeat_at = now
@@ -163,18 +184,20 @@ class Live:
 
     # ---- internals ----------------------------------------------------------------------------------------
 
-    def _start_audio(self) -> None:
+    def _attach_audio(self, audio) -> None:
         from engine.mix.board import follow
-        from engine.mix.engine import AudioEngine
         from engine.mix.features import Features
 
-        self.audio = AudioEngine(self.config, self.show.scene)
-        self.audio.start()
+        self.audio = audio
+        if audio.scene is not self.show.scene:  # the scene changed while the mix started
+            audio.set_scene(self.show.scene)
         # The performer's lasting values (master, mute) reach the new engine, then every later change.
         self.audio.board.set_master(self.show.get("/audio/master"))
         self.audio.board.set_mute(self.show.get("/audio/mute"))
         follow(self.show, self.audio)
         self.performance.audio = self.audio
+        if self.recording is not None:
+            self.audio.add_tap(self.recording.audio)
         # The picture reacts to the mix: its features are computed on the taps thread, off the callback.
         self.performance.features = Features(self.audio.samplerate, self.config.react.attack,
                                              self.config.react.release)
@@ -216,3 +239,34 @@ def process_health() -> str:
         return f"RSS {rss_mib():.0f} MiB, {open_files()} open files"
     except OSError:  # not Linux
         return ""
+
+
+class Starting(threading.Thread):
+    """The slow parts of a start, made on a thread of their own while frames go on: PyAV's import (for
+    recordings) and the mix's processes. The frame loop attaches them once `done()`; a mix that cannot start
+    is logged, and the show goes on without sound."""
+
+    def __init__(self, config: Config, scene, want_audio: bool):
+        super().__init__(name="start-up", daemon=True)
+        self.config, self.scene, self.want_audio = config, scene, want_audio
+        self.audio = None
+        self.start()
+
+    def run(self) -> None:
+        import engine.record.live  # noqa: F401 (PyAV)
+
+        if not self.want_audio:
+            return
+        from engine.mix.engine import AudioEngine
+
+        audio = AudioEngine(self.config, self.scene)
+        try:
+            audio.start()
+        except Exception:
+            log.exception("the sound could not start; the show goes on without it")
+            audio.stop()
+            return
+        self.audio = audio
+
+    def done(self) -> bool:
+        return not self.is_alive()

@@ -64,20 +64,23 @@ class Performance:
         if show.next_wanted and not self.renderer.busy:
             postcard = self.sampler.take()
             if postcard is not None:
-                self.renderer.begin(postcard, now, show.get("/visual/crossfade"))
+                # The show's first postcard is there at once: a show never opens on black.
+                fade = show.get("/visual/crossfade") if self.renderer.current is not None else 0.0
+                self.renderer.begin(postcard, now, fade)
                 show.postcard_shown(now)
         self.renderer.drift_span = show.get("/visual/hold") + show.get("/visual/crossfade")
         target = self.stage.target()
         look = Look(frame=visual.frame, easing=visual.easing, drift=show.get("/visual/drift"),
                     black=1.0 - (1.0 - show.get("/visual/black")) * reaction.brightness,
                     reveal=show.get("/visual/reveal"), drift_pace=reaction.drift, pace=reaction.progress,
-                    zoom=reaction.zoom, retrace=show.get("/visual/retrace"),
-                    retrace_mode=show.get("/visual/retrace_mode"))
+                    zoom=reaction.zoom,
+                    retrace=show.get("/visual/retrace"), retrace_mode=show.get("/visual/retrace_mode"))
         self.renderer.draw(target, now, look)
         if show.get("/display/overlay"):
             self.overlay.draw(target, now, self.status_lines)
-        if not self.renderer.busy and self.sampler.ready:
-            self.renderer.prepare(self.sampler.ready[0], target, look)
+        upcoming = self.sampler.peek()
+        if not self.renderer.busy and upcoming is not None:
+            self.renderer.prepare(upcoming, target, look)
         canvas = self.stage.canvas
         if self.recording is not None:
             if canvas is None:

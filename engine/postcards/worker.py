@@ -20,11 +20,13 @@ import queue
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from engine.logs import RateLimitedLog
+from engine.postcards.cache import PostcardCache, cache_folder
 from engine.postcards.maker import PREVIEWS, Postcard, PostcardMaker, Recipe, finished, torch_threads
 from engine.postcards.retrace import MODES
 from engine.processes.heartbeat import HeartbeatWatch, beat_in_background
@@ -159,7 +161,9 @@ class SamplerClient:
     """Main-thread side of the sampler worker; every method returns at once."""
 
     def __init__(self, config: Config, next_seed: Callable[[], int], side: int = MIN_SIDE,
-                 *, min_delay: float = 0.5, max_delay: float = 30.0):
+                 *, min_delay: float = 0.5, max_delay: float = 30.0, cache_root: Path | None = None):
+        """`cache_root`: keep the postcards painted under cache_root/postcards/ and start each model with
+        the ones it painted last (engine/postcards/cache.py); None keeps nothing."""
         self.config = config
         self.next_seed = next_seed
         self.batch = config.sampler.batch
@@ -169,6 +173,9 @@ class SamplerClient:
         self.free: list[int] = list(range(2 * self.batch))
         self.in_flight: dict[int, tuple[int, ...]] = {}   # seed -> slots
         self.ready: deque[Postcard] = deque()
+        self.cached: deque[Postcard] = deque()  # painted by an earlier show: shown until new ones come
+        self.cache_root = cache_root
+        self.cache: PostcardCache | None = None
         self.recipe: Recipe | None = None
         self.broken: Recipe | None = None   # the recipe whose model failed to load: no jobs until it changes
         self.stats = {"made": 0, "errors": 0, "discarded": 0}
@@ -214,9 +221,10 @@ class SamplerClient:
         """Make postcards this way from now on; a new model discards the postcards made with the old one."""
         if recipe == self.recipe:
             return
-        if self.recipe is not None and recipe.model != self.recipe.model:
+        if self.recipe is None or recipe.model != self.recipe.model:
             self.stats["discarded"] += len(self.ready)
             self.ready.clear()
+            self._use_cache(recipe)
         self.recipe, self.broken = recipe, None
         self._tell(("recipe", recipe))  # (a worker started later is told on its start)
 
@@ -236,7 +244,15 @@ class SamplerClient:
         self._ask()
 
     def take(self) -> Postcard | None:
-        return self.ready.popleft() if self.ready else None
+        """The next postcard: a new one when there is one, else one from the cache, else None."""
+        for postcards in (self.ready, self.cached):
+            if postcards:
+                return postcards.popleft()
+        return None
+
+    def peek(self) -> Postcard | None:
+        """The postcard `take` would give, left in place."""
+        return (self.ready or self.cached or [None])[0]
 
     @property
     def pending(self) -> int:
@@ -249,6 +265,8 @@ class SamplerClient:
         self.supervisor.stop()
         self._drop_queues()
         self.pool.close()
+        if self.cache is not None:
+            self.cache.close()
 
     # ---- internals ------------------------------------------------------------------------------------
 
@@ -275,11 +293,23 @@ class SamplerClient:
                     if self.recipe is not None and recipe.model != self.recipe.model:
                         self.stats["discarded"] += 1
                         continue
-                    self.ready.append(self.pool.get(slot, seed + i, h, w, held, recipe=recipe, seconds=seconds,
-                                                    morph_from=morph_from))
+                    postcard = self.pool.get(slot, seed + i, h, w, held, recipe=recipe, seconds=seconds,
+                                             morph_from=morph_from)
+                    self.ready.append(postcard)
                     self.stats["made"] += 1
+                    if self.cache is not None:
+                        self.cache.add(postcard)
                 self.last_seconds = seconds
                 self._release(seed, slots)
+
+    def _use_cache(self, recipe: Recipe) -> None:
+        """Keep the new model's postcards, and start with those it painted last (a picture at once)."""
+        if self.cache is not None:
+            self.cache.close()
+        self.cache, self.cached = None, deque()
+        if self.cache_root is not None:
+            self.cache = PostcardCache(cache_folder(self.cache_root, Path(recipe.model)), Path(recipe.model))
+            self.cached.extend(self.cache.load(recipe))
 
     def _watch_worker(self, now: float) -> None:
         """Kill a worker that stopped beating (SIGSTOP, a hang with the GIL held) or that beats but has not
@@ -336,6 +366,9 @@ class InlineSampler:
 
     def poll(self, now: float) -> None:
         pass
+
+    def peek(self) -> Postcard | None:
+        return None  # each postcard is painted when it is taken
 
     def take(self) -> Postcard | None:
         if self.recipe is None:
