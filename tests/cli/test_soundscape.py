@@ -14,7 +14,7 @@ from engine.cli import soundscape
 
 
 def run(*argv: str) -> int:
-    """The job as engine/cli.py wires it: its own parser, the project's settings."""
+    """The job as engine/cli/__init__.py wires it: its own parser, the project's settings."""
     parser = argparse.ArgumentParser(prog="postcards soundscape")
     soundscape.configure(parser)
     args = parser.parse_args(list(argv))
