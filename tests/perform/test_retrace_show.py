@@ -238,3 +238,35 @@ def test_render_retraces_offline_as_the_scene_and_a_cue_ask(mask_model, tmp_path
     cued = frames(tmp_path / "c", 'retrace_mode = "spotlight"\n', Command("/visual/retrace", (1.0,), "cue"))
     assert lit[3].mean() < 0.8 * plain[3].mean()  # the same postcard, spotlit: darker around its animal
     assert np.array_equal(cued[3], plain[3]) and np.array_equal(cued[6], lit[6])
+
+
+@pytest.mark.display
+@pytest.mark.parametrize("mode", MODES)
+def test_a_real_window_with_sdl_textures_retraces_as_surfaces_do(monkeypatch, mode):
+    from pygame._sdl2 import video
+
+    from engine.picture.canvas import TextureCanvas
+
+    look = Look(frame="fill", retrace=0.8, retrace_mode=mode)
+    monkeypatch.setenv("SDL_VIDEODRIVER", "x11")
+    monkeypatch.setenv("SDL_RENDER_SCALE_QUALITY", "linear")
+    pygame.display.quit()
+    pygame.display.init()
+    try:
+        window = video.Window("retrace", size=(128, 128))
+        renderer = video.Renderer(window)
+        r = Renderer()
+        r.begin(hidden_postcard(), 0.0, 0.0)
+        r.draw(TextureCanvas(renderer), 1.0, look)
+        textured = pygame.surfarray.array3d(renderer.to_surface()).transpose(1, 0, 2).astype(float)
+        window.destroy()
+    finally:
+        pygame.display.quit()
+        monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+        pygame.display.init()
+    blitted, plain = drawn(hidden_postcard(), look), drawn(hidden_postcard(), Look(frame="fill"))
+    # Filtering differs pixel by pixel (GPU linear vs smoothscale); region by region the pictures agree.
+    for region in (INSIDE, OUTSIDE, EDGE):
+        assert np.abs(textured[region].mean((0, 1)) - blitted[region].mean((0, 1))).max() < 4, (mode, region)
+    region = {"outline": EDGE, "spotlight": OUTSIDE, "uncamouflage": INSIDE}[mode]
+    assert np.abs(textured[region].mean((0, 1)) - plain[region].mean((0, 1))).max() > 20  # and it shows
