@@ -104,6 +104,20 @@ class ImageSet:
             out = torch.where(mirrored, out.flip(-1), out)
         return out
 
+    def animal_in_frame(self, tries: int = TRIES, n: int = 4096) -> float:
+        """The share of `n` crops (drawn from a fixed seed, apart from any run's) that keep at least half of
+        their photo's animal, over the photos that have one."""
+        import torch
+
+        if self.channels < 4:
+            return 1.0
+        has = self._animal_tables()[1] > 0
+        if not has.any():
+            return 1.0
+        generator = torch.Generator().manual_seed(0)
+        indices = torch.nonzero(has)[:, 0][torch.randint(0, int(has.sum()), (n,), generator=generator)]
+        return float((self.crop_boxes(indices, generator, tries)[4] >= KEEP).float().mean())
+
     def _pick(self, indices):
         import torch
 
@@ -282,10 +296,12 @@ def load_folder(folder: Path, resolution: int, threads: int | None = None, masks
     if not arrays:
         raise UserError(f"--data {folder}: expected readable images, found {len(paths)} files and none could "
                         f"be decoded{' with a mask' if mask_folder else ''}:\n  " + "\n  ".join(skipped[:20]))
-    if report:
-        log.info("%s", report.summary())
     kept = [names[path] for path, (r, _) in zip(animals, results) if r is not None]
-    return _image_set(arrays, str(folder), skipped, kept, report)
+    images = _image_set(arrays, str(folder), skipped, kept, report)
+    if report:
+        log.info("%s; crops keeping at least half the animal: %.0f %% (%.0f %% by chance)", report.summary(),
+                 100 * images.animal_in_frame(), 100 * images.animal_in_frame(tries=1))
+    return images
 
 
 def load_hub_dataset(name: str, resolution: int, short_side: int | None = None) -> ImageSet:

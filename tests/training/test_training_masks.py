@@ -93,7 +93,8 @@ def test_mask_and_photo_are_cut_scaled_and_mirrored_alike(folders):
     assert (share * 255 - crops[:, 3]).abs().max() < 3  # the mask channel is the animal's share of each pixel
 
 
-def test_crops_keep_the_animal_in_frame_far_more_often_than_chance(folders):
+def test_crops_keep_the_animal_in_frame_far_more_often_than_chance(folders, caplog):
+    caplog.set_level("INFO", logger="training.data")
     photos, masks = folders
     for i in range(4):  # small animals off centre: many random crops miss them
         write_pair(photos, masks, f"p{i}", blob(8 + 4 * i, 66, 8, 8), animal_white=False)
@@ -105,6 +106,8 @@ def test_crops_keep_the_animal_in_frame_far_more_often_than_chance(folders):
     assert shares[1] < 0.7 and shares[TRIES] > 0.95
     crops = images.crops(indices, 16, torch.Generator().manual_seed(5))
     assert (crops[:, 3].flatten(1).max(1).values > 128).float().mean() > 0.95  # and the pixels agree
+    assert images.animal_in_frame() > 0.95 and images.animal_in_frame(tries=1) < 0.7
+    assert f"crops keeping at least half the animal: {100 * images.animal_in_frame():.0f} %" in caplog.text
 
 
 def test_a_photo_without_a_mask_is_left_out_and_named(folders, caplog):
