@@ -95,6 +95,7 @@ def measure_ours(args, photos: Path, scratch: Path) -> dict:
                        "--log-every", str(steps_per_epoch), "--checkpoint-every", never,
                        "--export-every", never, "--preview-every", never])
     lines = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    lines = [line for line in lines if "img_per_s" in line]  # the step lines, not the preview or export ones
     epoch_s = [steps_per_epoch * args.batch / line["img_per_s"] for line in lines]
     # Our preview, timed whole: the same call the loop makes, on the exported EMA weights.
     torch.set_num_threads(args.threads)

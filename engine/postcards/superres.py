@@ -184,7 +184,7 @@ def upsample(images, factor: int):
     return F.interpolate(images, scale_factor=factor, mode="bicubic", align_corners=False).clamp(-1, 1)
 
 
-def timesteps_from(scheduler, strength: float, steps: int, device) -> list:
+def timesteps_from(scheduler, strength: float, steps: int, device):
     """The last `steps` timesteps of a schedule that would take steps / strength steps from pure noise,
     so sampling starts at `strength` of the way up the noise schedule (what diffusers' img2img does)."""
     total = max(steps, round(steps / strength))

@@ -207,6 +207,7 @@ def train(args) -> int:
 
     def progress() -> float:
         return max(step / args.steps, seconds / budget)
+
     log_file = (out / LOG).open("a")
     seen, tick, step_seconds = 0, time.perf_counter(), 0.0
 
