@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import importlib
 import importlib.util
 import logging
@@ -98,8 +99,44 @@ def build_parser(argv: list[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+def global_options_first(argv: list[str]) -> list[str]:
+    """`postcards perform --config my.toml -v` read as `postcards --config my.toml -v perform`: the options
+    of the whole command may stand anywhere, before or after the job and its actions."""
+    front, rest, words = [], [], iter(argv)
+    for word in words:
+        if word in ("-v", "--verbose") or word.startswith("--config="):
+            front.append(word)
+        elif word == "--config":
+            front.append(word)
+            value = next(words, None)
+            if value is not None:
+                front.append(value)
+        else:
+            rest.append(word)
+    return front + rest
+
+
+def unknown_job(argv: list[str], table) -> str | None:
+    """A line for a job name that is none of ours, with the closest one when there is one."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif not word.startswith("-"):
+            if word in table:
+                return None
+            close = difflib.get_close_matches(word, table, n=1)
+            hint = f"did you mean `postcards {close[0]}`? " if close else ""
+            return f"postcards: there is no job {word!r}; {hint}(jobs: {', '.join(table)}; `postcards --help`)"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = global_options_first(sys.argv[1:] if argv is None else list(argv))
+    problem = unknown_job(argv, jobs())
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     args = build_parser(argv).parse_args(argv)
     try:
         args.settings = load_config(args.config)

@@ -10,7 +10,7 @@ written beside it (postcard_000.mask.png, white = animal; with --grid, grid.mask
 Examples:
   postcards generate --list
   postcards generate --model default --n 50 --grid --out out/
-  postcards generate --model models/default --scheduler unipc --steps 10 --seed 7 --size 512 --out out/
+  postcards generate --model models/default --scheduler unipc --steps 10 --seed 7 --size 512x512 --out out/
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from engine.cli.args import parse_size
 from engine.postcards.generate import check_positive, generate, staging_folder, write_postcards
+from engine.postcards.maker import torch_threads
 from engine.postcards.schedulers import SCHEDULERS
 
 
@@ -35,8 +37,10 @@ def configure(parser) -> None:
                         help="sampler steps (default: the sampler's few-step default, 20 for dpmsolver++)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="first seed; postcard i uses N + i (default: 0)")
     parser.add_argument("--batch", type=int, default=8, metavar="B", help="postcards per UNet call (default: 8)")
-    parser.add_argument("--size", type=int, default=None, metavar="PX",
-                        help="upscale each postcard to PX x PX with Lanczos (default: the model's resolution)")
+    parser.add_argument("--size", type=parse_size, default=None, metavar="WxH",
+                        help="scale each postcard to cover WxH (Lanczos) and crop the rest (default: as painted)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads for torch (default: [sampler] threads: all cores but one)")
     parser.add_argument("--device", default=None, metavar="D",
                         help="auto, cpu, cuda, cuda:N or mps (default: [sampler] device in config.toml)")
 
@@ -60,14 +64,17 @@ def run(args) -> int:
 
     check_positive("--n", args.n)
     check_positive("--batch", args.batch)
-    if args.size is not None:
-        check_positive("--size", args.size)
+    if args.threads is not None:
+        check_positive("--threads", args.threads)
     check_scheduler(args.scheduler)
     steps = DEFAULT_STEPS[args.scheduler] if args.steps is None else args.steps
     check_positive("--steps", steps)
     path = resolve_model(args.model, models_dir)
     out = Path(args.out)
     with staging_folder(out) as staging:
+        import torch
+
+        torch.set_num_threads(torch_threads(args.threads or args.settings.sampler.threads))
         model = load_model(path, args.device or args.settings.sampler.device)
         images = generate(model, scheduler=args.scheduler, n=args.n, steps=steps, seed=args.seed, batch=args.batch)
         names = write_postcards(images, staging, size=args.size, grid=args.grid)

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     backend = open_backend(args.settings.midi.backend)
     if args.action == "list":
         names = backend.get_input_names()
-        print(f"MIDI inputs ({args.settings.midi.backend or 'mido default backend'}):")
+        print(f"MIDI inputs (backend {backend.name}{f'/{backend.api}' if backend.api else ''}):")
         for i, name in enumerate(names):
             print(f"  {i}  {name}")
         if not names:

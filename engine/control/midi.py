@@ -35,17 +35,25 @@ CLOCK_MESSAGES = ("clock", "start", "stop", "continue")
 POLL_SECONDS = 2.0  # how often the port list is checked for an unplugged or returning device
 
 
+FALLBACKS = ("", "mido.backends.rtmidi/UNIX_JACK")  # ALSA's sequencer, else JACK's MIDI (no /dev/snd/seq)
+
+
 def open_backend(name: str):
-    """mido's backend by name ('' = mido's default), loaded now so a wrong name is reported at start."""
+    """mido's backend by name, loaded now so a wrong name is reported at start. '' = the first that works of
+    mido's default (ALSA on Linux) and JACK, so a machine without an ALSA sequencer works as it is."""
     import mido
 
-    try:
-        backend = mido.Backend(name or None, load=True)
-        backend.get_input_names()
-    except Exception as e:
-        raise UserError(f"midi.backend: expected a working mido backend such as "
-                        f"'mido.backends.rtmidi/UNIX_JACK', found {name or 'the default'!r}: {e}") from None
-    return backend
+    problems = []
+    for candidate in ([name] if name else FALLBACKS):
+        try:
+            backend = mido.Backend(candidate or None, load=True)
+            backend.get_input_names()
+            return backend
+        except Exception as e:
+            problems.append(f"{candidate or 'the default (ALSA)'}: {' '.join(str(e).split())}")
+    raise UserError(f"midi.backend: expected a working mido backend, found none ({'; '.join(problems)}). With "
+                    f"JACK running set backend = 'mido.backends.rtmidi/UNIX_JACK' in [midi]; for ALSA load the "
+                    f"snd-seq kernel module (`sudo modprobe snd-seq`)")
 
 
 def choose_port(names: list[str], wanted: str) -> str | None:

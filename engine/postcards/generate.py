@@ -49,9 +49,11 @@ def generate(model, *, scheduler: str, n: int, steps: int, seed: int, batch: int
     return np.concatenate(chunks)
 
 
-def write_postcards(images: np.ndarray, folder: Path, *, size: int | None = None, grid: bool = False) -> list[str]:
+def write_postcards(images: np.ndarray, folder: Path, *, size: tuple[int, int] | None = None,
+                    grid: bool = False) -> list[str]:
     """Write postcard_000.png ... (and grid.png) into `folder`; with a fourth channel also each postcard's
-    animal mask, postcard_000.mask.png ... (white = animal; and grid.mask.png). Returns the names written."""
+    animal mask, postcard_000.mask.png ... (white = animal; and grid.mask.png). `size` (width, height): each
+    postcard scaled to cover it and centre-cropped. Returns the names written."""
     from engine.postcards.maker import split_mask
 
     pictures, masks = split_mask(images)
@@ -61,13 +63,13 @@ def write_postcards(images: np.ndarray, folder: Path, *, size: int | None = None
     return names
 
 
-def _write(images: np.ndarray, folder: Path, kind: str, size: int | None, grid: bool) -> list[str]:
-    from PIL import Image
+def _write(images: np.ndarray, folder: Path, kind: str, size: tuple[int, int] | None, grid: bool) -> list[str]:
+    from PIL import Image, ImageOps
 
     pictures = [Image.fromarray(image) for image in images]
     if size is not None:  # masks stay sharp-edged: nearest neighbour, not Lanczos
         method = Image.Resampling.NEAREST if kind else Image.Resampling.LANCZOS
-        pictures = [p.resize((size, size), method) for p in pictures]
+        pictures = [ImageOps.fit(p, size, method) for p in pictures]
     names = []
     for i, picture in enumerate(pictures):
         names.append(f"postcard_{i:03d}{kind}.png")

@@ -35,7 +35,8 @@ class LiveRecording:
         the whole show (`--record-audio`)."""
         self.config, self.samplerate, self.clock, self.report = config, samplerate, clock, report
         self.recorder: Recorder | None = None
-        self.wav = WavRecorder(audio_path, samplerate) if audio_path else None  # from its first block
+        # From now (the show's first frame): sound that starts later is placed after leading silence.
+        self.wav = WavRecorder(audio_path, samplerate, start=clock()) if audio_path else None
         self._finishing: list[threading.Thread] = []
         self._audio_anchor: tuple[float, int] | None = None  # (show time, audio frame index) of one block
 

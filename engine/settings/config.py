@@ -176,8 +176,8 @@ class Config:
     show: ShowSettings = field(ShowSettings(), "what plays")
     paths: PathSettings = field(PathSettings(), "folders")
     logging: LoggingSettings = field(LoggingSettings(), "logs")
-    source: str = field("<defaults>", "where these settings came from (set by the loader)")
-    root: str = field(str(PROJECT_ROOT), "folder relative paths are resolved from (set by the loader)")
+    source: str = field("<defaults>", "where these settings came from", by_loader=True)
+    root: str = field(str(PROJECT_ROOT), "folder relative paths are resolved from", by_loader=True)
 
     def path(self, name: str) -> Path:
         """An absolute folder from [paths], e.g. config.path('models')."""
@@ -189,9 +189,6 @@ def load_config(path: str | Path | None = None) -> Config:
     """Load and validate config.toml (the project's own when `path` is None)."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
     data = read_toml(path)
-    for key in ("source", "root"):
-        if key in data:
-            raise SettingsError([f"{path}: {key}: unknown key (set by the loader, not in the file)"])
     config = build(Config, data, str(path))
     # Relative paths in a config file are read from the folder the file lies in.
     config = replace(config, source=str(path), root=str(path.resolve().parent))

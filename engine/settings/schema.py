@@ -35,9 +35,10 @@ class SettingsError(ValueError):
 
 
 def meta(description: str = "", *, min: float | None = None, max: float | None = None,
-         choices: tuple | None = None) -> dict:
-    """Field metadata: `field(default=..., metadata=meta("what it is", min=0))`."""
-    return {"description": description, "min": min, "max": max, "choices": choices}
+         choices: tuple | None = None, by_loader: bool = False) -> dict:
+    """Field metadata: `field(default=..., metadata=meta("what it is", min=0))`; `by_loader`: a value the
+    loader sets (where the file lies), which no file may write."""
+    return {"description": description, "min": min, "max": max, "choices": choices, "by_loader": by_loader}
 
 
 def field(default: Any, description: str = "", **limits) -> Any:
@@ -157,7 +158,7 @@ def _convert(tp: Any, value: Any, source: str, where: str, problems: list[str]) 
 
 def _convert_table(cls: type, data: dict, source: str, where: str, problems: list[str]) -> Any:
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("by_loader")}
     values = {}
     for key, value in data.items():
         if key not in fields:

@@ -7,7 +7,6 @@ stream rendered chunk by chunk is one continuous signal with no seams and consta
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg, signal
 
 
 def ring_slices(start: int, frames: int, size: int) -> list[tuple[slice, slice]]:
@@ -60,6 +59,20 @@ def widen(left: np.ndarray, right: np.ndarray, spread: float) -> np.ndarray:
     return np.stack([left, right], axis=1)
 
 
+def lfilter(b, a, x, **kwargs):
+    """scipy.signal.lfilter. scipy is imported where it is used, not at the top: the settings read the
+    voices' names from engine.sound.voices, and every command line reads the settings (scipy.signal: ~0.6 s)."""
+    from scipy import signal
+
+    return signal.lfilter(b, a, x, **kwargs)
+
+
+def butter(*args, **kwargs):
+    from scipy import signal
+
+    return signal.butter(*args, **kwargs)
+
+
 class Filter:
     """An IIR filter (b, a) over a stream of (frames, channels) chunks, its state kept between chunks."""
 
@@ -68,7 +81,7 @@ class Filter:
         self.state = np.zeros((max(len(self.a), len(self.b)) - 1, channels))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        y, self.state = signal.lfilter(self.b, self.a, x, axis=0, zi=self.state)
+        y, self.state = lfilter(self.b, self.a, x, axis=0, zi=self.state)
         return y.astype(np.float32)
 
 
@@ -77,11 +90,11 @@ def band(low: float, high: float, samplerate: int) -> tuple[np.ndarray, np.ndarr
     nyquist = samplerate / 2
     high = min(high, 0.45 * samplerate)
     low = min(max(low, 10.0), 0.8 * high)
-    return signal.butter(1, [low / nyquist, high / nyquist], btype="bandpass")
+    return butter(1, [low / nyquist, high / nyquist], btype="bandpass")
 
 
 def lowpass(cutoff: float, samplerate: int, order: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    return signal.butter(order, min(cutoff, 0.45 * samplerate) / (samplerate / 2))
+    return butter(order, min(cutoff, 0.45 * samplerate) / (samplerate / 2))
 
 
 class Reverb:
@@ -98,7 +111,7 @@ class Reverb:
         self.delays = [max(chunk, round(d * samplerate)) for d in self.DELAYS_S]
         self.lines = [np.zeros(d, np.float32) for d in self.delays]
         self.head = 0  # samples written so far; each line's position is head modulo its length
-        self.mix = (linalg.hadamard(len(self.delays)) / np.sqrt(len(self.delays))).astype(np.float32)
+        self.mix = (_hadamard(len(self.delays)) / np.sqrt(len(self.delays))).astype(np.float32)
         # Gain per pass so that every line loses 60 dB in decay_s.
         self.gains = np.array([10 ** (-3 * d / (decay_s * samplerate)) for d in self.delays], np.float32)[:, None]
         # Left hears the even lines, right the odd ones: two decorrelated tails.
@@ -137,9 +150,15 @@ class Distance:
 
     def darken(self, sound: np.ndarray) -> np.ndarray:
         """A mono event through the distance low-pass, its ringing tail included."""
-        return signal.lfilter(*self.tone, np.concatenate([sound, np.zeros(self.tail, sound.dtype)])).astype(np.float32)
+        return lfilter(*self.tone, np.concatenate([sound, np.zeros(self.tail, sound.dtype)])).astype(np.float32)
 
     def space(self, x: np.ndarray) -> np.ndarray:
         if self.reverb is None:
             return x
         return self.dry * x + self.wet * self.reverb(x)
+
+
+def _hadamard(n: int) -> np.ndarray:
+    from scipy import linalg
+
+    return linalg.hadamard(n)

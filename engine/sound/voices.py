@@ -16,12 +16,11 @@ is not (the mixer smooths it). `density` may be changed between blocks; it takes
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
 from typing import TYPE_CHECKING
 
 from engine.errors import UserError
-from engine.sound.dsp import Distance, EventRing, Filter, band, lowpass, pan, widen
+from engine.sound.dsp import Distance, EventRing, Filter, band, lfilter, lowpass, pan, widen
 
 if TYPE_CHECKING:
     from engine.settings.scenes import LayerSettings
@@ -194,7 +193,7 @@ class Rustle(EventVoice):
     def _event(self) -> tuple[np.ndarray, float]:
         if self.rng.random() < 0.25:  # a branch sways: a long, low whoosh
             n = self.seconds(self.rng.uniform(1.5, self.longest_s))
-            whoosh = signal.lfilter(*self.gust_filter, self.rng.standard_normal(n))
+            whoosh = lfilter(*self.gust_filter, self.rng.standard_normal(n))
             sound = whoosh * swell(n, self.rng.uniform(0.3, 0.6))
             return normalise(sound, self.rng.uniform(0.2, 0.35)), self._position()
         n = self.seconds(self.rng.uniform(0.15, 0.5))  # dry leaves: a cluster of tiny ticks
@@ -202,7 +201,7 @@ class Rustle(EventVoice):
         tick = np.exp(-np.arange(self.seconds(0.006)) / self.seconds(0.0015)).astype(np.float32)
         for at in self.rng.integers(0, max(1, n - len(tick)), self.rng.integers(3, 13)):
             ticks[at:at + len(tick)] += tick * self.rng.uniform(0.3, 1.0)
-        sound = signal.lfilter(*self.crackle_filter, ticks * self.rng.standard_normal(n))
+        sound = lfilter(*self.crackle_filter, ticks * self.rng.standard_normal(n))
         return normalise(sound, self.rng.uniform(0.1, 0.3)), self._position()
 
 
@@ -332,7 +331,7 @@ class Butterflies(EventVoice):
         r = self.rng
         t = self._time(r.uniform(0.3, self.longest_s))
         flaps = (0.5 - 0.5 * np.cos(2 * np.pi * r.uniform(12, 22) * self.pitch ** 0.5 * t)) ** 4
-        sound = signal.lfilter(*self.air, r.standard_normal(len(t))) * flaps * hann(len(t))
+        sound = lfilter(*self.air, r.standard_normal(len(t))) * flaps * hann(len(t))
         return normalise(sound, r.uniform(0.18, 0.28)), self._position()
 
 

@@ -29,11 +29,11 @@ def run_generate(settings, *argv: str) -> int:
 
 def test_writes_postcards_and_a_near_square_grid(settings, tmp_path, capsys):
     out = tmp_path / "out"
-    assert run_generate(settings, "--model", "tiny", "--n", "5", "--steps", "2", "--grid", "--size", "48",
-                        "--out", str(out)) == 0
+    assert run_generate(settings, "--model", "tiny", "--n", "5", "--steps", "2", "--grid", "--size", "64x48",
+                        "--threads", "1", "--out", str(out)) == 0
     assert {p.name for p in out.iterdir()} == {f"postcard_{i:03d}.png" for i in range(5)} | {"grid.png"}
-    assert Image.open(out / "postcard_004.png").size == (48, 48)
-    assert Image.open(out / "grid.png").size == (3 * 48, 2 * 48)
+    assert Image.open(out / "postcard_004.png").size == (64, 48)  # covered and centre-cropped
+    assert Image.open(out / "grid.png").size == (3 * 64, 2 * 48)
     assert str(out.resolve()) in capsys.readouterr().out
 
 
