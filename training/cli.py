@@ -82,13 +82,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from engine.errors import UserError
-    from training.loop import train
     from training.settings import Settings
 
     settings = Settings.from_args(args)
+    check_folders(settings)  # before torch loads (seconds): a mistyped path is said at once
+    import torch
+
+    from training.loop import train
+
     try:
         return train(settings)
     except torch.OutOfMemoryError:
@@ -97,6 +99,19 @@ def run(args: argparse.Namespace) -> int:
         if "can't allocate memory" not in str(e):  # the CPU allocator's words for the same problem
             raise
         raise UserError(out_of_memory(args, "CPU")) from None
+
+
+def check_folders(settings) -> None:
+    """--data given as a path (not a `datasets` name: those never start with /, . or ~) and --masks must be
+    folders that exist."""
+    from pathlib import Path
+
+    from engine.errors import UserError
+
+    for flag, value in (("--data", settings.data), ("--masks", settings.masks)):
+        if value and (flag == "--masks" or value.startswith(("/", ".", "~"))):
+            if not Path(value).expanduser().is_dir():
+                raise UserError(f"{flag} {value}: expected a folder, found nothing there")
 
 
 def out_of_memory(args: argparse.Namespace, where: str) -> str:

@@ -66,3 +66,43 @@ def test_other_jobs_refuse_to_start_on_a_broken_config(tmp_path):
     result = postcards("--config", str(config), "perform", "--duration", "1")
     assert result.returncode == 2
     assert "audio.master" in result.stderr
+
+
+def test_the_options_of_the_whole_command_stand_before_or_after_the_job(tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[display]\nsizee = [1, 2]\n")
+    for args in (("--config", str(broken), "config", "check"), ("config", "check", "--config", str(broken)),
+                 ("config", "--config", str(broken), "check", "-v")):
+        result = postcards(*args)
+        assert result.returncode == 2, args
+        assert "display.sizee" in result.stdout + result.stderr, args
+
+
+def test_a_mistyped_job_gets_the_closest_one():
+    result = postcards("perfrom")
+    assert result.returncode == 2
+    assert "`postcards perform`" in result.stderr
+
+
+def test_known_keys_are_only_those_a_file_may_hold(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('root = "/"\n[nothing]\n')
+    result = postcards("--config", str(config), "config", "check")
+    assert result.returncode == 2
+    out = result.stdout + result.stderr
+    assert "root: unknown key" in out and "known keys: display" in out
+    known = out.split("known keys: ")[1].split(")")[0]
+    assert "source" not in known and "root" not in known
+
+
+def test_argument_errors_come_before_torch_is_imported():
+    """Checked in the job's own process: a wrong argument never waits for torch (seconds on a busy machine)."""
+    for args in (("generate", "--n", "0"), ("generate", "--size", "big"), ("render", "--size", "big"),
+                 ("train", "--data", "/no/such/photos", "--out", "/tmp/never")):
+        probe = ("import sys, runpy; sys.argv = ['postcards', *sys.argv[1:]]\n"
+                 "try:\n    runpy.run_module('engine', run_name='__main__')\nexcept SystemExit as e:\n"
+                 "    print('torch' in sys.modules, file=sys.stderr); raise")
+        result = subprocess.run([sys.executable, "-c", probe, *args], cwd=PROJECT, capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.strip().endswith("False"), (args, result.stderr)
