@@ -31,7 +31,7 @@ from engine.control.pattern import PatternError, matching
 from engine.control.allow import allowed, networks
 from engine.settings.config import OscSettings
 from engine.show.controls import Command, CommandError, coerce, covered
-from engine.errors import UserError
+from engine.errors import UserError, cannot_listen
 from engine.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -138,8 +138,7 @@ class OscServer:
             self._transport, _ = self._loop.run_until_complete(server.create_serve_endpoint())
         except (OSError, socket.gaierror) as e:
             self._loop.close()
-            raise UserError(f"osc.host/osc.port: cannot listen on {self.settings.host}:{self.settings.port}: "
-                            f"{e.strerror or e}") from None
+            raise cannot_listen("osc.port", self.settings.host, self.settings.port, e) from None
         sock = self._transport.get_extra_info("socket")
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)

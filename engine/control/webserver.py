@@ -23,7 +23,7 @@ from typing import Callable
 from aiohttp import web
 
 from engine.control.allow import allowed, networks
-from engine.errors import UserError
+from engine.errors import UserError, cannot_listen
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class HttpServer:
             self.run(self._open()).result(timeout=30)
         except OSError as e:
             self.stop()
-            raise UserError(f"{self.key}: cannot listen on {self.host}:{self.port}: {e.strerror or e}") from None
+            raise cannot_listen(self.key, self.host, self.port, e) from None
         except BaseException:
             self.stop()
             raise
