@@ -84,9 +84,11 @@ def run(args: argparse.Namespace) -> int:
         live.run(duration)
     finally:
         signal.signal(signal.SIGTERM, before)
+        recording = live.recording  # stop() lets it go once every file is finished
         live.stop()
     if record_to is not None:
-        print(f"Recorded the show to {record_to}")
+        cut = recording.outcome(record_to) if recording is not None else "it never started"
+        print(f"Recorded the show to {record_to}" if cut is None else f"The recording {record_to} stopped early: {cut}")
     return 0
 
 

@@ -135,8 +135,9 @@ def main(settings: AudioSettings, shared_name: str, slots: int, block: int, tap_
         player.connections = Connections()
     try:
         player.keeper.open()
-    except Exception as e:  # no device yet: the main loop keeps trying
+    except Exception as e:  # no device yet: the main loop keeps trying, the mix runs on the clock meanwhile
         log.warning("cannot open the output (%s); retrying", e)
+        player.keeper.run_on_clock()
     parent = os.getppid()
     try:
         while os.getppid() == parent:

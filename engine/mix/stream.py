@@ -71,6 +71,8 @@ class StreamKeeper:
         is told the device the first open chose (the player keeps it for its successors)."""
         self.settings, self.callback = settings, callback
         self.pinned, self.on_pinned = pinned, on_pinned
+        self.on_clock: PacedOutput | None = None  # the mix on the clock while the output cannot open
+        self._on_clock_told = False
         self.latency = latency_value(settings.latency)
         self.min_delay, self.max_delay = min_delay, max_delay
         self.stream = None
@@ -99,9 +101,15 @@ class StreamKeeper:
         stream = sd.OutputStream(device=device, samplerate=self.settings.samplerate,
                                  blocksize=self.settings.blocksize, latency=self.latency, channels=2,
                                  dtype="float32", callback=self.callback, finished_callback=self._finished)
-        stream.start()
+        self._stop_clock()  # one callback at a time: the clock's until the device's starts
+        try:
+            stream.start()
+        except Exception:
+            stream.close()
+            raise
         self.stream = stream
         self._seen = (self.callbacks, time.monotonic())
+        self._on_clock_told = False
         info = sd.query_devices(stream.device)
         if self.pinned is None:
             self.pinned = (info["name"], sd.query_hostapis(info["hostapi"])["name"])
@@ -141,9 +149,28 @@ class StreamKeeper:
             self._delay = min(self._delay * 2, self.max_delay)
             self._retry_at = time.monotonic() + self._delay  # trying may itself have taken a while
             log.warning("audio: cannot open the output (%s); next try in %.1f s", e, self._delay)
+            self.run_on_clock()
+
+    def run_on_clock(self) -> None:
+        """While the output cannot open, the mix runs on the clock as with audio.device = "none": the
+        recorder's tap gets the sound, the speakers get it once the device is back."""
+        if self.on_clock is None:
+            self.on_clock = PacedOutput(self.callback, self.settings.samplerate, self.settings.blocksize)
+            self.on_clock.start()
+            if not self._on_clock_told:
+                self._on_clock_told = True
+                log.warning("audio: no output: the mix runs on the clock until it opens (recordings keep "
+                            "their sound)")
+
+    def _stop_clock(self) -> None:
+        if self.on_clock is not None:
+            self.on_clock.abort()
+            self.on_clock.close()
+            self.on_clock = None
 
     def close(self) -> None:
         self._lost = False
+        self._stop_clock()
         if self.stream is not None:
             self._close()
 

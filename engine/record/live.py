@@ -38,6 +38,8 @@ class LiveRecording:
         # From now (the show's first frame): sound that starts later is placed after leading silence.
         self.wav = WavRecorder(audio_path, samplerate, start=clock()) if audio_path else None
         self._finishing: list[threading.Thread] = []
+        self._ended: list[tuple[Recorder, str | None]] = []  # every recording stopped, and why if not asked to
+        self._next_size_look = 0.0
         self._audio_anchor: tuple[float, int] | None = None  # (show time, audio frame index) of one block
 
     # ---- main thread ------------------------------------------------------------------------------
@@ -64,12 +66,13 @@ class LiveRecording:
         self.report("/record/active", True)
         return True
 
-    def stop(self) -> None:
-        """End the recording; the file is finished on a thread of its own."""
+    def stop(self, why: str | None = None) -> None:
+        """End the recording; the file is finished on a thread of its own. `why`: a limit stopped it."""
         recorder, self.recorder = self.recorder, None
         if recorder is None:
             return
         self.report("/record/active", False)
+        self._ended.append((recorder, why))
         finishing = threading.Thread(target=recorder.stop, name=f"finish {recorder.path.name}")
         finishing.start()
         self._finishing.append(finishing)
@@ -80,7 +83,13 @@ class LiveRecording:
         if recorder is None:
             return
         if not recorder.active:  # it stopped itself (disk full): say so and let it go
+            log.error("recording %s stopped early: %s; the show goes on", recorder.path, recorder.error)
             self.stop()
+            return
+        limit = self._limit(recorder, now)
+        if limit is not None:
+            log.warning("recording %s stopped: %s; the show goes on", recorder.path, limit)
+            self.stop(limit)
             return
         if recorder.wants_frame(now):
             import pygame  # the perform loop has it loaded already
@@ -93,6 +102,27 @@ class LiveRecording:
             self.wav.stop()
         for finishing in self._finishing:
             finishing.join()
+
+    def outcome(self, path: str | Path) -> str | None:
+        """After close(): why the recording to `path` stopped before it was asked to (a limit, a full disk),
+        or None when it ran until the end."""
+        reasons = [why or recorder.error for recorder, why in self._ended if recorder.path == Path(path)]
+        return next((reason for reason in reasons if reason), None)
+
+    def _limit(self, recorder: Recorder, now: float) -> str | None:
+        """The [recording] limit this recording reached, if any (its size is looked at once a second)."""
+        settings = self.config.recording
+        if settings.max_seconds and recorder.start is not None and now - recorder.start >= settings.max_seconds:
+            return f"it reached recording.max_seconds ({settings.max_seconds:g} s)"
+        if settings.max_bytes and now >= self._next_size_look:
+            self._next_size_look = now + 1.0
+            try:
+                size = recorder.path.stat().st_size
+            except OSError:
+                return None
+            if size >= settings.max_bytes:
+                return f"it reached recording.max_bytes ({settings.max_bytes:,} bytes)"
+        return None
 
     # ---- the audio engine's tap thread ------------------------------------------------------------
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import struct
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -181,4 +183,32 @@ class Recorder(BackgroundWriter):
                 self._container.mux(self._video.encode(None))
                 self._container.mux(self._audio.encode(None))
         finally:
-            self._container.close()
+            try:
+                self._container.close()
+            finally:
+                whole_fragments(self.path)
+
+
+def whole_fragments(path: Path) -> None:
+    """Cut a fragmented MP4 back to its last whole fragment (moof + mdat). When writing failed (a full disk,
+    a file-size limit) the last box is cut short, and players then read the file with errors; without it
+    the file ends cleanly on the last second written. A file written to its end is left as it is."""
+    try:
+        with open(path, "r+b") as f:
+            size = f.seek(0, os.SEEK_END)
+            position = good = 0
+            while position + 8 <= size:
+                f.seek(position)
+                length, kind = struct.unpack(">I4s", f.read(8))
+                if length == 1:
+                    (length,) = struct.unpack(">Q", f.read(8))
+                if length < 8 or position + length > size:
+                    break  # cut short: what follows is not whole
+                position += length
+                if kind in (b"mdat", b"mfra"):
+                    good = position  # a fragment (or the index at the end) is whole
+            if good and position < size:
+                f.truncate(good)
+                log.warning("%s: cut back to its last whole second (%d of %d bytes)", path, good, size)
+    except OSError as e:
+        log.warning("%s: could not tidy its end: %s", path, e)

@@ -129,6 +129,8 @@ class RecordingSettings:
     audio_bitrate: int = field(192000, "AAC bitrate in bit/s", min=32000, max=512000)
     queue: int = field(60, "frames the encoder may fall behind before it drops (and counts) frames",
                        min=1, max=10000)
+    max_seconds: float = field(0.0, "stop a recording after this many seconds; 0 = no limit", min=0.0)
+    max_bytes: int = field(0, "stop a recording when its file is this large; 0 = no limit", min=0)
 
 
 @dataclass(frozen=True)
