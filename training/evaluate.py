@@ -37,6 +37,8 @@ def configure(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the postcards and of the metric's randomness")
     parser.add_argument("--batch", type=int, default=25, help="postcards per UNet call (default: 25)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: [sampler] device)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads for torch (default: [sampler] threads: all cores but one)")
     parser.add_argument("--threshold", type=float, default=0.95,
                         help="thumbnail correlation at or above which a postcard counts as a near-copy (default: 0.95)")
     parser.add_argument("--card", action="store_true",
@@ -45,6 +47,7 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from engine.postcards.generate import check_positive, generate, staging_folder
+    from engine.postcards.maker import torch_threads
     from engine.postcards.schedulers import DEFAULT_STEPS, check_scheduler
     from engine.postcards.store import load_model, resolve_model
     from training.card import FACTS
@@ -53,6 +56,8 @@ def run(args) -> int:
 
     check_positive("--n", args.n)
     check_positive("--batch", args.batch)
+    if args.threads is not None:
+        check_positive("--threads", args.threads)
     check_scheduler(args.scheduler)
     steps = DEFAULT_STEPS[args.scheduler] if args.steps is None else args.steps
     check_positive("--steps", steps)
@@ -63,6 +68,9 @@ def run(args) -> int:
         raise UserError(f"--card: expected {path / FACTS} (written by `postcards train`), found none")
     out = Path(args.out) if args.out else Path("evaluations") / path.name
     with staging_folder(out) as staging:
+        import torch
+
+        torch.set_num_threads(torch_threads(args.threads or args.settings.sampler.threads))
         model = load_model(path, args.device or args.settings.sampler.device)
         # At the finished postcards' size: a model's super-resolution stage included.
         photos = training_photos(load_images(args.data, model.side).pixels, model.side)
