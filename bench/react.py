@@ -7,7 +7,9 @@
    block (512 frames at 48 kHz) and the offline render's (1600 frames, a 30 fps frame); median of
    --repeats runs of --blocks blocks of the default jungle bed's sound, with the share of a block's
    duration it takes.
-2. Morph (engine/postcards/morph.py): in-between pictures painted per second with the shipped model
+2. Zoom (the compositor, a `zoom` mapping): median and p99 ms to draw a frame at 720p and 1080p with the
+   zoom still and with it moving every frame (each new zoom step scales the picture again).
+3. Morph (engine/postcards/morph.py): in-between pictures painted per second with the shipped model
    (models/default) at DPM-Solver++-20, on this machine's device with the worker's threads, in batches of
    6 (what the worker paints for a transition) and of --batch; and the seconds one dream step takes.
 """
@@ -39,6 +41,33 @@ def feature_costs(blocks: int, repeats: int) -> dict[int, float]:
                 features.feed(sound[i * block:(i + 1) * block])
             runs.append((time.process_time() - start) / blocks)
         costs[block] = statistics.median(runs)
+    return costs
+
+
+def zoom_costs(frames: int = 300) -> dict:
+    import os
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    import pygame
+
+    from engine.picture.compositor import Look, Renderer
+    from engine.postcards.maker import Postcard
+
+    pygame.display.init()
+    pygame.display.set_mode((1, 1))
+    picture = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    costs = {}
+    for size in ((1280, 720), (1920, 1080)):
+        target = pygame.Surface(size)
+        for name, zoom in (("still", lambda i: 0.0), ("moving", lambda i: 0.05 + 0.05 * np.sin(i / 5))):
+            renderer = Renderer()
+            renderer.begin(Postcard(1, picture), 0.0, 0.0)
+            times = []
+            for i in range(frames):
+                start = time.perf_counter()
+                renderer.draw(target, i / 30, Look(frame="fill", drift=0.04, zoom=float(zoom(i))))
+                times.append(time.perf_counter() - start)
+            costs[size, name] = (statistics.median(times) * 1000, float(np.percentile(times, 99)) * 1000)
     return costs
 
 
@@ -82,6 +111,8 @@ def main(argv=None) -> None:
     for block, seconds in feature_costs(args.blocks, args.repeats).items():
         print(f"features, {block}-frame block: {seconds * 1e6:7.1f} us CPU "
               f"({seconds / (block / RATE) * 100:.2f} % of the block's {block / RATE * 1000:.1f} ms)")
+    for (size, name), (median, p99) in zoom_costs().items():
+        print(f"zoom {name}, {size[0]}x{size[1]}: draw median {median:.2f} ms, p99 {p99:.2f} ms")
     if args.morphs:
         from pathlib import Path
 
