@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from engine.settings.scenes import FEATURES
+
 HOP = 512                 # frames per analysis hop (10.7 ms at 48 kHz)
 FLOOR_DB = -60.0          # the level that reads 0
 LOW_HZ, HIGH_HZ = 250.0, 2500.0
@@ -27,7 +29,6 @@ FLUX_HISTORY = 43         # hops of flux the onset threshold looks back over (~0
 ONSET_RATIO = 3.0         # an onset's flux: at least this many times the recent median ...
 ONSET_SPREAD = 6.0        # ... and this many median deviations above it (steady noise has few onsets)
 ONSET_GAP = 0.05          # seconds: onsets closer than this are one onset
-NAMES = ("level", "onset", "low", "mid", "high")
 
 
 def to_unit(power: float) -> float:
@@ -38,7 +39,6 @@ def to_unit(power: float) -> float:
 
 class Features:
     def __init__(self, samplerate: int, attack: float = 0.01, release: float = 0.1):
-        self.samplerate = samplerate
         hop_seconds = HOP / samplerate
         # One-pole glide per hop: the share of the way to the new reading a hop covers.
         self._up = 1.0 - math.exp(-hop_seconds / attack) if attack > 0 else 1.0
@@ -56,7 +56,7 @@ class Features:
         self._flux = np.zeros(FLUX_HISTORY)
         self._since_onset = self._gap
         self.hops = 0
-        self.values = dict.fromkeys(NAMES, 0.0)
+        self.values = dict.fromkeys(FEATURES, 0.0)
 
     def feed(self, block: np.ndarray, start: int = 0) -> None:
         """Take mixed frames: (frames, 2) or (frames,) float. `start` (the tap's frame index) is unused:
