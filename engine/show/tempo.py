@@ -47,9 +47,6 @@ class TempoClock:
         step = 1 if unit == "beat" else self.quantum
         return (math.floor(beat / step + EPSILON) + 1) * step
 
-    def seconds_until(self, beat: float, now: float) -> float:
-        return max(0.0, (beat - self.beat(now)) * 60.0 / self.bpm)
-
 
 def check_bpm(bpm: float) -> float:
     if not MIN_BPM <= bpm <= MAX_BPM:

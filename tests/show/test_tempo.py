@@ -26,7 +26,6 @@ def test_the_next_boundary_is_the_next_beat_or_bar():
     assert clock.next_boundary(0.7, "bar") == 4.0
     assert clock.next_boundary(2.0, "bar") == 8.0        # on a bar: the next one
     assert clock.next_boundary(0.7, "off") == pytest.approx(1.4)
-    assert clock.seconds_until(4.0, 0.7) == pytest.approx(1.3)
 
 
 def test_tap_tempo_averages_the_taps_and_a_pause_starts_over():
