@@ -40,6 +40,7 @@ MAX_CLIENTS = 16           # controllers remembered for feedback (the most recen
 FORGET_AFTER = 600.0       # seconds: a controller silent this long gets no more feedback
 MAX_DATAGRAM = 8192        # bytes: a controller's bundle is far smaller; bounds the parse of one packet
 MAX_MESSAGES = 64          # messages in one packet (bundles included)
+MAX_PATTERNS = 16          # of which address patterns (each is matched against every address)
 DUTY = 0.25, 0.1           # the OSC thread works at most 25 % of each 0.1 s (the GIL is the frame loop's too)
 RECEIVE_BUFFER = 4 << 20   # bytes the kernel may queue for us: a burst waits there, not on the floor
 KNOWN_TAGS = set("ihfdsbrmtTFN[]")
@@ -81,9 +82,11 @@ class _ShowDispatcher(Dispatcher):
             server.count("dropped_malformed", "undecodable OSC datagram from %s (%d bytes): %s",
                          client_address[0], len(data), f"{type(e).__name__}: {e}"[:200])
             return
-        if len(messages) > MAX_MESSAGES:
-            server.count("dropped_too_large", "OSC packet from %s dropped: %d messages (at most %d)",
-                         client_address[0], len(messages), MAX_MESSAGES)
+        patterns = sum(1 for m in messages if PATTERN_CHARACTERS.intersection(str(m.address)))
+        if len(messages) > MAX_MESSAGES or patterns > MAX_PATTERNS:
+            server.count("dropped_too_large", "OSC packet from %s dropped: %d messages, %d of them patterns "
+                         "(at most %d and %d)", client_address[0], len(messages), patterns, MAX_MESSAGES,
+                         MAX_PATTERNS)
             return
         for message in messages:
             try:

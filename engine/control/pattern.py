@@ -14,7 +14,7 @@ from functools import lru_cache
 
 MAX_PATTERN = 256  # characters; our longest address is under 40
 
-_STAR, _ANY, _SET, _ALT, _CHAR = range(5)
+_STAR, _ANY, _SET, _ALT, _CHAR, _LEAST = range(6)
 
 
 class PatternError(ValueError):
@@ -32,17 +32,30 @@ def matching(pattern: str, addresses: tuple[str, ...]) -> list[str]:
 @lru_cache(maxsize=512)
 def _matching(pattern: str, addresses: tuple[str, ...]) -> tuple[str, ...]:
     parts = [_tokens(part) for part in pattern.split("/")]
-    found = []
-    for address in addresses:
-        names = address.split("/")
-        if len(names) == len(parts) and all(_match(tokens, name) for tokens, name in zip(parts, names)):
+    found, verdicts = [], {}  # (depth, name) -> whether that part matches: '/audio/...' is tried once
+    for address, names in zip(addresses, _split(addresses)):
+        if len(names) != len(parts):
+            continue
+        for depth, (tokens, name) in enumerate(zip(parts, names)):
+            key = (depth, name)
+            if key not in verdicts:
+                verdicts[key] = _match(tokens, name)
+            if not verdicts[key]:
+                break
+        else:
             found.append(address)
     return tuple(found)
 
 
+@lru_cache(maxsize=8)
+def _split(addresses: tuple[str, ...]) -> tuple[list[str], ...]:
+    return tuple(address.split("/") for address in addresses)
+
+
 @lru_cache(maxsize=1024)
 def _tokens(part: str) -> tuple[tuple, ...]:
-    """One part of a pattern as (kind, value) tokens; runs of '*' collapse into one."""
+    """One part of a pattern as (kind, value) tokens; runs of '*' collapse into one. The last token is
+    (_LEAST, the fewest characters the part matches)."""
     tokens, i = [], 0
     while i < len(part):
         c = part[i]
@@ -79,11 +92,8 @@ def _tokens(part: str) -> tuple[tuple, ...]:
         else:
             tokens.append((_CHAR, c))
         i += 1
-    return tuple(tokens)
-
-
-def _shortest(tokens) -> int:
-    return sum(0 if kind == _STAR else min(map(len, value)) if kind == _ALT else 1 for kind, value in tokens)
+    least = sum(0 if kind == _STAR else min(map(len, value)) if kind == _ALT else 1 for kind, value in tokens)
+    return tuple(tokens) + ((_LEAST, least),)
 
 
 def _within(char: str, spans) -> bool:
@@ -94,11 +104,11 @@ def _within(char: str, spans) -> bool:
 def _match(tokens: tuple[tuple, ...], name: str) -> bool:
     """Whether the tokens match all of `name`: the set of positions reachable after each token, O(tokens *
     len(name) * alternatives)."""
-    if _shortest(tokens) > len(name):
+    if tokens[-1][1] > len(name):
         return False  # also what keeps '?*?*?*...' from costing anything
     end = len(name)
     positions = {0}
-    for kind, value in tokens:
+    for kind, value in tokens[:-1]:
         if kind == _STAR:
             positions = set(range(min(positions), end + 1))
         elif kind == _CHAR:

@@ -14,7 +14,7 @@ from pythonosc.osc_message_builder import build_msg
 
 from control_helpers import control_config, wait_for
 from engine.control import start_controllers
-from engine.control.osc import MAX_DATAGRAM, MAX_MESSAGES
+from engine.control.osc import MAX_DATAGRAM, MAX_MESSAGES, MAX_PATTERNS
 from engine.control.pattern import MAX_PATTERN, PatternError, matching
 from engine.show.controls import controls_for
 from engine.show.state import Show
@@ -102,9 +102,12 @@ def test_oversized_packets_are_dropped_whole(frames):
     one = build_msg("/visual/black", [1.0]).dgram
     many = b"#bundle\x00" + b"\x00" * 7 + b"\x01" + (len(one).to_bytes(4, "big") + one) * (MAX_MESSAGES + 1)
     assert len(many) <= MAX_DATAGRAM
+    patterns = b"#bundle\x00" + b"\x00" * 7 + b"\x01" + b"".join(
+        len(m).to_bytes(4, "big") + m for m in [build_msg(f"/visual/*{i}", [1.0]).dgram for i in range(MAX_PATTERNS + 1)])
     big = build_msg("/visual/black", [b"x" * MAX_DATAGRAM]).dgram
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(many, ("127.0.0.1", config.osc.port))
         sock.sendto(big, ("127.0.0.1", config.osc.port))
-        assert wait_for(lambda: controllers.osc.stats["dropped_too_large"] == 2)
+        sock.sendto(patterns, ("127.0.0.1", config.osc.port))
+        assert wait_for(lambda: controllers.osc.stats["dropped_too_large"] == 3)
     assert show.values()["/visual/black"] == 0.0 and controllers.osc.stats["forwarded"] == 0
