@@ -37,7 +37,7 @@ def load_cyndilib():
 
 class NdiOutput:
     def __init__(self, name: str, fps: int, samplerate: int):
-        self.name, self.fps, self.samplerate = name, fps, samplerate
+        self.name, self.fps, self._samplerate = name, fps, samplerate
         self.handoff = Handoff()
         self.stats = {"frames_sent": 0, "audio_sent": 0, "audio_dropped": 0, "errors": 0}
         self._audio: collections.deque[np.ndarray] = collections.deque()
@@ -45,9 +45,23 @@ class NdiOutput:
         self._cyndilib = load_cyndilib()
         self._sender = None
         self._size: tuple[int, int] | None = None
+        self._sender_rate = samplerate  # the audio rate the sender opened with
+        self._resampler = None
+        self._resampling_from = 0
         self._thread: threading.Thread | None = None
 
     wants_frames = True  # every frame the show draws goes out (the web face's picture only while watched)
+
+    @property
+    def samplerate(self) -> int:
+        return self._samplerate
+
+    @samplerate.setter
+    def samplerate(self, rate: int) -> None:
+        """The mix's own rate (the sound card's, known once the mix runs). NDI fixes the audio rate when the
+        sender opens (and receivers do not follow a sender that opens again), so a mix at another rate is
+        resampled to the sender's (libswresample, through PyAV)."""
+        self._samplerate = rate
 
     @property
     def frames_dropped(self) -> int:
@@ -115,8 +129,22 @@ class NdiOutput:
                 if not self._audio:
                     return
                 block = self._audio.popleft()
-            self._sender.write_audio(block)
+            for planar in self._at_sender_rate(block):
+                self._sender.write_audio(planar)
             self.stats["audio_sent"] += 1
+
+    def _at_sender_rate(self, block: np.ndarray) -> list[np.ndarray]:
+        """A (2, frames) block at the sender's rate: as it is, or through a resampler kept across blocks."""
+        if self._samplerate == self._sender_rate:
+            return [block]
+        import av
+
+        if self._resampler is None or self._resampling_from != self._samplerate:
+            self._resampler = av.AudioResampler(format="fltp", layout="stereo", rate=self._sender_rate)
+            self._resampling_from = self._samplerate
+        frame = av.AudioFrame.from_ndarray(block, format="fltp", layout="stereo")
+        frame.sample_rate = self._samplerate
+        return [np.ascontiguousarray(out.to_ndarray(), dtype=np.float32) for out in self._resampler.resample(frame)]
 
     def _open(self, size: tuple[int, int]) -> None:
         """A sender for frames of this size (again when the window changes size)."""
@@ -128,7 +156,7 @@ class NdiOutput:
         video.set_fourcc(getattr(nd.FourCC, self.handoff.order))  # the surface's bytes as they are
         video.set_frame_rate(Fraction(self.fps, 1))
         audio = nd.AudioSendFrame(MAX_AUDIO_SAMPLES)
-        audio.sample_rate = self.samplerate
+        audio.sample_rate = self._sender_rate = self._samplerate
         audio.num_channels = 2
         # The show paces itself: NDI's own clocking would make this thread wait for it.
         sender = nd.Sender(self.name, clock_video=False, clock_audio=False)
