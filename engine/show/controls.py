@@ -77,7 +77,7 @@ def _tempo() -> list[Control]:
     return [
         Control("/tempo/bpm", "f", "the tempo in beats a minute", MIN_BPM, MAX_BPM),
         Control("/tempo/tap", "", "tap the tempo (the beat lands on the tap)", access="w"),
-        Control("/tempo/beat", "f", "beats counted since the show began (or a MIDI start, or Link's origin)",
+        Control("/tempo/beat", "f", "beats counted since the show began or a MIDI start (Link: this peer's count)",
                 access="r"),
         Control("/tempo/phase", "f", "where in the bar: 0 up to the quantum", access="r"),
         Control("/tempo/quantum", "i", "beats in a bar", 1, 16),
