@@ -19,7 +19,7 @@ from cyndilib.receiver import ReceiveFrameType  # noqa: E402
 
 from engine.record.ndi import NdiOutput  # noqa: E402
 
-NAME, SIZE, FPS, RATE, LATER, BLOCK = "Postcards loopback", (320, 180), 30, 48000, 44100, 512
+NAME, SIZE, FPS, RATE, BLOCK = "Postcards loopback", (320, 180), 30, 48000, 512
 
 
 def main() -> None:
@@ -37,25 +37,18 @@ def main() -> None:
               "audio_rates": [], "audio_channels": [], "peak": 0.0}
     start = time.monotonic()
     frame_index = sample = 0
-    mix_rate, connected = RATE, False
-    switched = None  # the audio frames received when the mix's rate changed
-    while time.monotonic() - start < 60 and (result["frames"] < 20 or switched is None
-                                             or result["audio_frames"] < switched + 10):
+    connected = False
+    while time.monotonic() - start < 60 and (result["frames"] < 20 or result["audio_frames"] < 20):
         # The show: a frame of a known colour, and the mix's blocks for that frame's time (a 440 Hz tone).
         colour = (frame_index * 7 % 256, 90, 200)
         surface.fill(colour)
         output.frame(surface, time.monotonic())
-        while sample < (frame_index + 1) * mix_rate // FPS:
-            t = (sample + np.arange(BLOCK)) / mix_rate
+        while sample < (frame_index + 1) * RATE // FPS:
+            t = (sample + np.arange(BLOCK)) / RATE
             tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
             output.audio(np.stack([tone, tone], axis=1), sample)
             sample += BLOCK
         frame_index += 1
-        if switched is None and result["audio_frames"] >= 10:  # the mix opens at the sound card's rate later
-            mix_rate = output.samplerate = LATER
-            sample = frame_index * mix_rate // FPS
-            switched = result["switched_at"] = result["audio_frames"]
-            result["peak"] = 0.0  # from now on: the resampled tone
         if not connected:
             finder.wait_for_sources(0.01)
             result["sources"] = finder.update_sources()

@@ -48,6 +48,7 @@ class NdiOutput:
         self._sender_rate = samplerate  # the audio rate the sender opened with
         self._resampler = None
         self._resampling_from = 0
+        self._resampled = np.zeros((2, 0), np.float32)  # resampled sound short of a whole block
         self._thread: threading.Thread | None = None
 
     wants_frames = True  # every frame the show draws goes out (the web face's picture only while watched)
@@ -144,7 +145,13 @@ class NdiOutput:
             self._resampling_from = self._samplerate
         frame = av.AudioFrame.from_ndarray(block, format="fltp", layout="stereo")
         frame.sample_rate = self._samplerate
-        return [np.ascontiguousarray(out.to_ndarray(), dtype=np.float32) for out in self._resampler.resample(frame)]
+        # Out in blocks of the size that came in (the resampler's own come in odd sizes; receivers like even).
+        made = [self._resampled] + [out.to_ndarray() for out in self._resampler.resample(frame)]
+        waiting = np.concatenate(made, axis=1).astype(np.float32, copy=False)
+        size = block.shape[1]
+        whole = waiting.shape[1] // size * size
+        self._resampled = waiting[:, whole:]
+        return [np.ascontiguousarray(waiting[:, at:at + size]) for at in range(0, whole, size)]
 
     def _open(self, size: tuple[int, int]) -> None:
         """A sender for frames of this size (again when the window changes size)."""
