@@ -23,7 +23,7 @@ from typing import Callable
 from aiohttp import web
 
 from engine.control.allow import allowed, networks
-from engine.errors import UserError, cannot_listen
+from engine.errors import cannot_listen
 
 log = logging.getLogger(__name__)
 
