@@ -175,6 +175,11 @@ def test_a_real_browser_shows_the_postcard_and_steers_the_show(show, tmp_path):
             # A value sent over OSC moves the fader in the page.
             osc(performance, "/audio/master", 0.25)
             await page.wait_for("document.querySelector('input[data-address=\"/audio/master\"]').value === '0.25'")
+            # A new scene brings other sound layers: the page rebuilds its controls, the picker shows the scene.
+            assert await page.evaluate("!!document.querySelector('[data-address=\"/audio/layer/frogs/gain\"]')")
+            osc(performance, "/scene/load", "still")
+            await page.wait_for("document.querySelector('select[data-address=\"/scene/load\"]').value === 'still'"
+                                " && !document.querySelector('[data-address=\"/audio/layer/frogs/gain\"]')")
 
     with_frames(performance, face, scenario)
     assert abs(shots["read_back"] - 1.5) < 0.1, shots["read_back"]
