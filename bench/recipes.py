@@ -103,8 +103,8 @@ def evaluate_row(name: str, photos, args) -> dict:
 
 
 def last_lr(folder: Path) -> float:
-    lines = (folder / "train_log.jsonl").read_text().splitlines()
-    return json.loads(lines[-1])["lr"]
+    lines = [json.loads(line) for line in (folder / "train_log.jsonl").read_text().splitlines()]
+    return [line for line in lines if "lr" in line][-1]["lr"]  # preview lines carry no LR
 
 
 def mean_colour_spread(images) -> float:
