@@ -169,6 +169,7 @@ def sampler(model: str, rounds: int) -> None:
             time.sleep(0.01)
         return float("nan")
 
+    spare_seen: dict[int, float] = {}  # a spare's pid -> when seen first: it needs ~20 s to import torch here
     try:
         first = next_postcard()
         print(f"first postcard after start: {first:.2f} s (spawn, torch import, model load, painting)")
@@ -177,6 +178,9 @@ def sampler(model: str, rounds: int) -> None:
             for _ in range(rounds):
                 next_postcard()
                 time.sleep(11)  # it has run fine for a while (STABLE_AFTER)
+                if client._spare is not None:
+                    time.sleep(max(0.0, 25 - (time.monotonic() - spare_seen.setdefault(client._spare[0].pid,
+                                                                                    time.monotonic()))))
                 pid = client.supervisor.process.pid
                 while client.take() is not None:  # set aside what was ready before
                     pass

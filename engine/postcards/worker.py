@@ -13,6 +13,7 @@ rendering and deterministic tests need (same seeds, same pictures).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing as mp
 import os
@@ -46,6 +47,7 @@ HUNG_SECONDS = 5.0    # a worker whose heartbeat stood still this long is killed
 STARTUP_SECONDS = 60.0  # ... but its first beat may take this long (a fresh process on a busy machine)
 JOB_SECONDS = 120.0   # a worker that beats but has not answered this long while it has work is killed too
 STABLE_AFTER = 10.0   # a worker that ran this long is restarted at once when it dies (no growing back-off)
+SPARE_SECONDS = 10.0  # at most one new spare worker this often
 
 
 @dataclass(frozen=True)
@@ -114,21 +116,25 @@ class SlotPool:
 
 
 def run_worker(layout: SlotLayout, requests, results, threads: int, device: str) -> None:
-    """The worker process: ('recipe', Recipe) | ('job', seed, slots) | ('stop',) in; answers out."""
+    """The worker process: ('recipe', Recipe) | ('job', seed, slots) | ('stop',) in; answers out. It imports
+    torch and diffusers, then waits for its first message: a spare worker stands by there."""
     end_with_parent(mp.parent_process().pid)
-    pool = SlotPool.attach(layout)
-    beat_in_background(pool.heartbeat)  # from before torch's import: a stopped worker is noticed, a slow one not
     # The worker is background work: when cores are short, drawing and the sound go first.
     os.nice(WORKER_NICENESS)
     import torch
+    from diffusers import UNet2DModel  # noqa: F401  (the seconds of importing it are spent standing by)
 
     torch.set_num_threads(threads)
+    first = requests.get()
+    pool = SlotPool.attach(layout)
+    beat_in_background(pool.heartbeat)  # a stopped worker is noticed, a slow step of torch not
     maker = PostcardMaker(device)
     try:
-        while True:
-            message = requests.get()
+        for message in itertools.chain([first], iter(requests.get, None)):
             if message[0] == "stop":
                 return
+            if message[0] == "start":  # the first message: a spare worker waits for it
+                continue
             if message[0] == "recipe":
                 try:
                     maker.use(message[1])
@@ -185,32 +191,65 @@ class SamplerClient:
         self._requests = self._results = None
         self.watch = HeartbeatWatch("sampler", self.pool.heartbeat, HUNG_SECONDS, startup_seconds=STARTUP_SECONDS)
         self._answered_at = 0.0  # when the worker last answered (or was given work while it had none)
+        self._spare: tuple | None = None  # (process, requests, results) of a worker standing by
+        self._spare_at = 0.0
+        self._made_before = 0     # postcards made before the worker started: a spare waits for its first
         self.supervisor = Supervisor("sampler", self._spawn, min_delay=min_delay, max_delay=max_delay,
                                      stable_after=STABLE_AFTER)
         self.supervisor.launch(time.monotonic())
 
     def _spawn(self):
+        """A worker for the supervisor: the spare standing by when there is one (torch already imported: a
+        postcard within seconds of a death), else a new one."""
         self._drop_queues()
-        ctx = mp.get_context("spawn")  # never fork a process that has threads (OSC, audio) and SDL state
-        self._requests, self._results = ctx.Queue(), ctx.Queue()
-        process = ctx.Process(target=run_worker, name="postcards-sampler", daemon=True,
-                              args=(self.pool.layout, self._requests, self._results,
-                                    torch_threads(self.config.sampler.threads), self.config.sampler.device))
-        try:
-            process.start()
-        except BaseException:
-            self._drop_queues()  # no pipes left open for a worker that never came
-            self._requests = self._results = None
-            raise
+        self._requests = self._results = None
+        spare, self._spare = self._spare, None
+        if spare is not None and spare[0].is_alive():
+            process, self._requests, self._results = spare
+        else:
+            if spare is not None:
+                self._drop_queues(*spare[1:])
+            process, self._requests, self._results = self._start_worker()
+        self._requests.put(("start",))
+        self._made_before = self.stats["made"]
         if self.recipe is not None:
             self._requests.put(("recipe", self.recipe))
         self.watch.launched(time.monotonic())
         self._answered_at = time.monotonic()
         return process
 
-    def _drop_queues(self) -> None:
+    def _start_worker(self) -> tuple:
+        """(process, requests, results) of a new worker, which imports torch and then waits for a message."""
+        ctx = mp.get_context("spawn")  # never fork a process that has threads (OSC, audio) and SDL state
+        requests, results = ctx.Queue(), ctx.Queue()
+        process = ctx.Process(target=run_worker, name="postcards-sampler", daemon=True,
+                              args=(self.pool.layout, requests, results,
+                                    torch_threads(self.config.sampler.threads), self.config.sampler.device))
+        try:
+            process.start()
+        except BaseException:
+            self._drop_queues(requests, results)  # no pipes left open for a worker that never came
+            raise
+        return process, requests, results
+
+    def _keep_a_spare(self, now: float) -> None:
+        """Once the worker has painted (its start-up no longer needs the cores), keep a second one standing
+        by; one that died is replaced at most every SPARE_SECONDS."""
+        if self._spare is not None and not self._spare[0].is_alive():
+            _, *queues = self._spare
+            self._drop_queues(*queues)
+            self._spare = None
+        if (self.config.sampler.standby and self._spare is None and self.stats["made"] > self._made_before
+                and self.supervisor.process is not None and now >= self._spare_at):
+            self._spare_at = now + SPARE_SECONDS
+            try:
+                self._spare = self._start_worker()
+            except Exception as e:  # no memory or processes for it: the show goes on without
+                self._errors.warning("sampler: no spare worker (%s: %s)", type(e).__name__, e)
+
+    def _drop_queues(self, *queues) -> None:
         """Forget the queues of a dead worker (a process killed mid-message can leave them unusable)."""
-        for q in (self._requests, self._results):
+        for q in queues or (self._requests, self._results):
             if q is not None:
                 q.cancel_join_thread()
                 q.close()
@@ -231,6 +270,7 @@ class SamplerClient:
     def poll(self, now: float) -> None:
         """Collect finished postcards, look after the worker, and ask for more where there is room."""
         self._watch_worker(now)
+        self._keep_a_spare(now)
         if self.supervisor.check(now):
             # A new worker: the seeds the dead one was painting are asked for again, in order.
             lost = sorted(self.in_flight.items())
@@ -262,6 +302,15 @@ class SamplerClient:
     def close(self) -> None:
         if self.supervisor.process is not None:
             self._tell(("stop",))
+        if self._spare is not None:
+            process, requests, results = self._spare
+            requests.put(("stop",))
+            process.join(2.0)
+            if process.is_alive():
+                process.kill()
+                process.join(2.0)
+            self._drop_queues(requests, results)
+            self._spare = None
         self.supervisor.stop()
         self._drop_queues()
         self.pool.close()

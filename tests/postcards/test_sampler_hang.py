@@ -62,6 +62,26 @@ def test_a_stopped_worker_is_killed_on_its_silent_heartbeat_and_postcards_come_a
     assert "no heartbeat" in caplog.text
 
 
+def test_a_spare_worker_stands_by_and_takes_over_when_the_worker_dies(client):
+    postcards(client, 1)
+    assert wait(lambda: client._spare is not None and client._spare[0].is_alive(), client)
+    spare, dead = client._spare[0].pid, client.supervisor.process.pid
+    os.kill(dead, signal.SIGKILL)
+    while client.take() is not None:
+        pass
+    postcards(client, 1)
+    assert client.supervisor.process.pid == spare  # torch was imported already: no fresh start to wait for
+    assert wait(lambda: client._spare is None or client._spare[0].pid != spare, client)
+
+
+def wait(condition, client, seconds: float = 30.0) -> bool:
+    end = time.monotonic() + seconds
+    while not condition() and time.monotonic() < end:
+        client.poll(time.monotonic())
+        time.sleep(0.02)
+    return condition()
+
+
 def _runs():
     time.sleep(60)
 
