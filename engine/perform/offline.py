@@ -61,7 +61,7 @@ def offline(config: Config, scene: str | None = None, *, size: tuple[int, int], 
     the caller passes exact times (i / fps), nothing listens, and the same seed gives the same frames."""
     import pygame
 
-    from engine.postcards.worker import InlineSampler
+    from engine.postcards.inline import InlineSampler
 
     os.environ["SDL_VIDEODRIVER"] = "dummy"
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")

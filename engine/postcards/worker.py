@@ -6,9 +6,7 @@ postcard and the pictures on its way (the reveal's guesses, or a morph's in-betw
 and answers with a small message; the client copies the pictures out and frees the slot. A supervisor
 restarts a dead worker with back-off and the seeds it was working on are asked for again, so the sequence
 of postcards does not depend on crashes.
-
-`InlineSampler` makes the same postcards in the calling process, waiting for each: what offline
-rendering and deterministic tests need (same seeds, same pictures).
+(`InlineSampler`, engine/postcards/inline.py, makes the same postcards in the calling process.)
 """
 
 from __future__ import annotations
@@ -20,19 +18,16 @@ import os
 import queue
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
-
-import numpy as np
 
 from engine.logs import RateLimitedLog
 from engine.postcards.cache import PostcardCache, cache_folder
 from engine.postcards.maker import PREVIEWS, Postcard, PostcardMaker, Recipe, finished, torch_threads
 from engine.postcards.retrace import MODES
+from engine.postcards.slots import SlotLayout, SlotPool
 from engine.processes.heartbeat import HeartbeatWatch, beat_in_background
 from engine.processes.lifeline import end_with_parent
-from engine.processes.shared import SharedArrays
 from engine.processes.supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -48,71 +43,6 @@ STARTUP_SECONDS = 60.0  # ... but its first beat may take this long (a fresh pro
 JOB_SECONDS = 120.0   # a worker that beats but has not answered this long while it has work is killed too
 STABLE_AFTER = 10.0   # a worker that ran this long is restarted at once when it dies (no growing back-off)
 SPARE_SECONDS = 10.0  # at most one new spare worker this often
-
-
-@dataclass(frozen=True)
-class SlotLayout:
-    """Where the worker finds the pictures: the shared block's name and its slots' shape."""
-    name: str
-    count: int
-    frames: int
-    side: int
-
-    def arrays(self) -> dict:
-        return {"pictures": ((self.count, self.frames, self.side, self.side, 3), np.uint8),
-                "masks": ((self.count, self.side, self.side), np.uint8),
-                "heartbeat": ((1,), np.int64)}  # the worker counts it up (engine/processes/heartbeat.py)
-
-
-class SlotPool:
-    """`count` slots of `frames` pictures of side x side x 3 bytes (a postcard, the pictures on its way and
-    its retraced pictures) and a side x side mask (its animal's, when the model paints one) in one shared
-    block. The main process creates and owns it, so it outlives any worker; a worker attaches
-    by name. Only small control messages travel over queues."""
-
-    def __init__(self, layout: SlotLayout, shared: SharedArrays):
-        self.layout, self._shared = layout, shared
-        self.array, self.masks, self.heartbeat = shared.pictures, shared.masks, shared.heartbeat
-
-    @classmethod
-    def create(cls, count: int, frames: int, side: int) -> "SlotPool":
-        shared = SharedArrays(SlotLayout("", count, frames, side).arrays())
-        return cls(SlotLayout(shared.name, count, frames, side), shared)
-
-    @classmethod
-    def attach(cls, layout: SlotLayout) -> "SlotPool":
-        return cls(layout, SharedArrays(layout.arrays(), name=layout.name))
-
-    def write(self, slot: int, frame: int, picture: np.ndarray) -> None:
-        h, w, _ = picture.shape
-        self.array[slot, frame, :h, :w] = picture
-
-    def read(self, slot: int, frame: int, height: int, width: int) -> np.ndarray:
-        """A private copy: the slot may be reused as soon as this returns."""
-        return self.array[slot, frame, :height, :width].copy()
-
-    def put(self, slot: int, postcard: Postcard) -> tuple:
-        """Write a postcard's pictures into `slot`; returns what `get` needs to read them back."""
-        pictures = [*postcard.previews, postcard.image, *postcard.retraced.values()]
-        for frame, picture in enumerate(pictures):
-            self.write(slot, frame, picture)
-        if postcard.mask is not None:
-            h, w = postcard.mask.shape
-            self.masks[slot, :h, :w] = postcard.mask
-        return len(postcard.previews), postcard.mask is not None, tuple(postcard.retraced)
-
-    def get(self, slot: int, seed: int, height: int, width: int, held: tuple, **details) -> Postcard:
-        """The postcard `put` wrote into `slot` (`held`: what it returned), as private copies."""
-        previews, masked, modes = held
-        return Postcard(seed, self.read(slot, previews, height, width),
-                        [self.read(slot, f, height, width) for f in range(previews)],
-                        mask=self.masks[slot, :height, :width].copy() if masked else None,
-                        retraced={m: self.read(slot, previews + 1 + k, height, width) for k, m in enumerate(modes)},
-                        **details)
-
-    def close(self) -> None:
-        self.array = self.masks = self.heartbeat = None  # the numpy views must go before the block can be released
-        self._shared.close()
 
 
 def run_worker(layout: SlotLayout, requests, results, threads: int, device: str) -> None:
@@ -396,40 +326,3 @@ class SamplerClient:
     def _tell(self, message: tuple) -> None:
         if self._requests is not None:  # None only while no worker could be started
             self._requests.put(message)
-
-
-class InlineSampler:
-    """The same postcards made in this process, waiting for each: for offline rendering and tests."""
-
-    def __init__(self, config: Config, next_seed: Callable[[], int]):
-        self.next_seed = next_seed
-        self.maker = PostcardMaker(config.sampler.device)
-        self.recipe: Recipe | None = None
-        self.stats = {"made": 0, "errors": 0, "discarded": 0}
-        self.last_seconds = 0.0
-        self.ready: deque[Postcard] = deque()
-        self.pending = 0
-
-    def configure(self, recipe: Recipe) -> None:
-        self.recipe = recipe
-
-    def poll(self, now: float) -> None:
-        pass
-
-    def peek(self) -> Postcard | None:
-        return None  # each postcard is painted when it is taken
-
-    def take(self) -> Postcard | None:
-        if self.recipe is None:
-            return None
-        if self.maker.recipe != self.recipe:
-            self.maker.use(self.recipe)
-        seed = self.next_seed()
-        start = time.perf_counter()
-        ((picture, previews, morph_from),) = self.maker.paint(seed)
-        self.last_seconds = time.perf_counter() - start
-        self.stats["made"] += 1
-        return finished(seed, picture, previews, recipe=self.recipe, seconds=self.last_seconds, morph_from=morph_from)
-
-    def close(self) -> None:
-        pass

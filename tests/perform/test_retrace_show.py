@@ -26,7 +26,8 @@ from engine.postcards.generate import generate as generate_postcards
 from engine.postcards.maker import Recipe, finished, split_mask
 from engine.postcards.retrace import MODES, retraced
 from engine.postcards.store import load_model
-from engine.postcards.worker import InlineSampler, SamplerClient
+from engine.postcards.inline import InlineSampler
+from engine.postcards.worker import SamplerClient
 from engine.settings.config import load_config
 from engine.settings.scenes import load_scene
 from engine.settings.schema import SettingsError

@@ -14,7 +14,9 @@ import pytest
 
 from engine.postcards.maker import Recipe, preview_steps, torch_threads
 from engine.postcards.store import model_side
-from engine.postcards.worker import InlineSampler, SamplerClient, SlotPool
+from engine.postcards.inline import InlineSampler
+from engine.postcards.slots import SlotPool
+from engine.postcards.worker import SamplerClient
 from engine.processes.supervisor import Supervisor
 from engine.settings.config import load_config
 
