@@ -222,7 +222,10 @@ def train(args) -> int:
         cond = upsample(photos.low_res(hi, args.factor, generator), args.factor)
         residual = (hi - cond) / scale
         t = torch.randint(0, top, (args.batch,), generator=generator).to(device)
-        noise = torch.randn(residual.shape, generator=generator).to(device)
+        # The noise is drawn where it is used (a CPU draw of a GPU batch's noise was a bottleneck), from a
+        # generator seeded by the run's own, so a resumed run draws the same.
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        noise = torch.randn(residual.shape, generator=torch.Generator(device).manual_seed(seed), device=device)
         a = alphas[t][:, None, None, None]
         noisy = a.sqrt() * residual + (1 - a).sqrt() * noise
         target = a.sqrt() * noise - (1 - a).sqrt() * residual  # v
@@ -237,8 +240,7 @@ def train(args) -> int:
         optimizer.step()
         with torch.no_grad():
             decay = ema_decay(step, args.ema)
-            for e, p in zip(ema.parameters(), unet.parameters()):
-                e.lerp_(p, 1 - decay)
+            torch._foreach_lerp_(list(ema.parameters()), list(unet.parameters()), 1 - decay)
         step += 1
         seen += args.batch
         step_seconds = time.perf_counter() - t0
