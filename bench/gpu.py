@@ -120,7 +120,8 @@ def stage_superres(run: Run) -> None:
     argv = ["-m", "training.superres", "--data", run.args.data, "--out", str(out), "--factor", "4",
             "--crop", str(p["crop"]), "--batch", str(p["batch"]), "--channels", p["channels"],
             "--layers", str(p["layers"]), "--minutes", str(min(minutes, (run.left() - 30) / 60)),
-            "--steps", "100000", "--checkpoint-every", "100000", "--log-every", "50", "--holdout", "10"]
+            "--steps", "100000", "--checkpoint-every", "100000", "--log-every", "50", "--holdout", "10",
+            "--postcard", str(run.plan["base"]["resolution"])]
     if "threads" in p:
         argv += ["--threads", str(p["threads"])]
     seconds = run.command("superres", argv, limit=run.left())

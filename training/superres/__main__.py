@@ -56,6 +56,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a("--sample-steps", type=int, default=4, help="sampling steps from there (default: 4)")
     a("--sampler", default="dpmsolver++", choices=("dpmsolver++", "ddim"), help="the stage's sampler")
     a("--holdout", type=int, default=10, metavar="N", help="photos never trained on, for preview.png (default: 10)")
+    a("--postcard", type=int, default=64, metavar="PX",
+      help="postcard size the stage upscales, for preview.png (default: 64; the GPU run's base paints 128)")
     a("--seed", type=int, default=0)
     a("--threads", type=int, metavar="N", help="CPU threads (default: torch's)")
     a("--device", default="auto", help="auto, cpu or cuda (default: auto)")

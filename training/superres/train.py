@@ -138,7 +138,7 @@ def preview(stage_folder: Path, paths: list[Path], factor: int, side: int, devic
     return Image.fromarray(np.concatenate(rows, axis=0))
 
 
-def export(out: Path, ema, settings: Settings, sampler: str, holdout: list[Path], device) -> None:
+def export(out: Path, ema, settings: Settings, sampler: str, holdout: list[Path], postcard: int, device) -> None:
     """Write <out>/superres (fp16 safetensors) through a temp folder, and preview.png of held-out photos."""
     import torch
 
@@ -151,7 +151,7 @@ def export(out: Path, ema, settings: Settings, sampler: str, holdout: list[Path]
     os.rename(tmp, final)
     shutil.rmtree(old, ignore_errors=True)
     if holdout:
-        preview(final, holdout[:4], settings.factor, 64 * settings.factor, device).save(out / "preview.png")
+        preview(final, holdout[:4], settings.factor, postcard * settings.factor, device).save(out / "preview.png")
 
 
 def train(args) -> int:
@@ -213,7 +213,7 @@ def train(args) -> int:
 
     def save(step: int) -> None:
         save_checkpoint(out, step, unet, ema, optimizer, generator, {"residual_scale": scale, "seconds": seconds})
-        export(out, ema, settings, args.sampler, held, device)
+        export(out, ema, settings, args.sampler, held, args.postcard, device)
 
     unet.train()
     while True:
