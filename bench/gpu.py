@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
+DATA = PROJECT.parent / "shared" / "datasets" / "camouflage"
 GB = 1e9
 
 # name -> (full run on the GPU, --dry-run on the CPU)
@@ -54,9 +55,9 @@ NEED = {"base": 200, "tutorial": 80, "superres": 70, "evaluate": 80}  # seconds 
 def parse(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.gpu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="the camouflage photos")
+    parser.add_argument("--data", default=str(DATA / "images"), help="the camouflage photos (default: the shared set)")
     parser.add_argument("--masks", help="their animal masks: the base model paints a mask channel too")
-    parser.add_argument("--out", required=True, help="where the results go ($OUT on the GPU machine)")
+    parser.add_argument("--out", default="gpu-out", help="where the results go ($OUT on the GPU machine)")
     parser.add_argument("--budget", type=float, default=540, help="seconds for all stages (default: 540)")
     parser.add_argument("--sr-minutes", type=float, help="super-resolution training minutes (default: the plan's)")
     parser.add_argument("--only", help="comma-separated stages to run (default: all)")
@@ -267,7 +268,12 @@ def table(figures: dict) -> str:
 
 
 def main(argv=None) -> int:
+    import torch
+
     args = parse(argv)
+    if not (torch.cuda.is_available() or args.dry_run):
+        print("bench.gpu: no GPU here; nothing run (--dry-run runs the same stages at tiny sizes on the CPU)")
+        return 0
     run = Run(args)
     run.out.mkdir(parents=True, exist_ok=True)
     run.figures["environment"] = environment()
