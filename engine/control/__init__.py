@@ -39,7 +39,6 @@ def start_controllers(config: Config, show) -> Controllers:
     """Start what config enables; UserError (and nothing left running) if one cannot start."""
     from engine.control.midi import MidiController
     from engine.control.osc import OscServer
-    from engine.control.oscquery import OscQueryServer
 
     controllers = Controllers()
     try:
@@ -47,6 +46,8 @@ def start_controllers(config: Config, show) -> Controllers:
             controllers.osc = OscServer(config.osc, show)
             controllers.osc.start()
             if config.oscquery.enabled:
+                from engine.control.oscquery import OscQueryServer  # aiohttp: ~0.2 s, only when served
+
                 controllers.oscquery = OscQueryServer(config, show, osc_port=controllers.osc.address[1])
                 controllers.oscquery.start()
         elif config.oscquery.enabled:
