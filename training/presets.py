@@ -16,7 +16,8 @@ class Preset:
     resolution: int  # the default training size
     summary: str
     # GroupNorm groups. 32 groups on 32 channels normalise each channel on its own (instance norm), which
-    # erases the per-image mean colour the model must read from its input; 8 keep it (issue 13).
+    # hides the input's mean colour; yet 8 groups lost the equal-time comparison (docs/benchmarks.md,
+    # Training recipes): grainier, higher SWD and colour distance at the same steps. --norm-groups tries others.
     norm_num_groups: int = 32
 
     @property
@@ -30,7 +31,7 @@ PRESETS = {
     "small": Preset((32, 64, 128, 128), 1,
                     ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
                     ("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), 64,
-                    "the CPU-friendly default that ships: ~4.3M parameters, 64 px", norm_num_groups=8),
+                    "the CPU-friendly default that ships: ~4.3M parameters, 64 px"),
     "base": Preset((128, 128, 256, 256, 512, 512), 2,
                    ("DownBlock2D", "DownBlock2D", "DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
                    ("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D"), 128,

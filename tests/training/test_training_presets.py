@@ -71,8 +71,3 @@ def test_norm_groups_that_do_not_divide_the_channels_are_refused():
     with pytest.raises(UserError, match="--norm-groups: the small preset's channels 32, 64, 128, 128 must all "
                                         "divide by it.*found 12"):
         make_unet("small", 64, norm_groups=12)
-
-
-def test_the_small_preset_keeps_the_mean_colour_readable_with_8_groups():
-    # 32 groups on its 32-channel first block would normalise every channel alone (issue 13)
-    assert make_unet("small", 64).config.norm_num_groups == 8
