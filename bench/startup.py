@@ -14,6 +14,7 @@ the control's latency, in frames of the show's 60 Hz.
     xvfb-run is not needed (each run starts its own Xvfb):
     .venv/bin/python -m bench.startup                  # 3 runs of each of the four conditions
     .venv/bin/python -m bench.startup --runs 5 --json bench/results/startup.json
+    git worktree add /tmp/before c9abaf3 && .venv/bin/python -m bench.startup --project /tmp/before   # an older tree
 """
 
 from __future__ import annotations
@@ -64,13 +65,13 @@ def osc_black() -> bytes:
     return build_msg("/visual/black", [1.0]).dgram
 
 
-def write_config(folder: Path, state: Path, osc_port: int) -> Path:
+def write_config(folder: Path, project: Path, state: Path, osc_port: int) -> Path:
     config = folder / "config.toml"
     config.write_text(
         f"[display]\nsize = [{WIDTH}, {HEIGHT}]\n"
         "[audio]\ndevice = \"none\"\n"   # the mix runs on the clock: the same start-up, no sound card needed
         f"[osc]\nport = {osc_port}\n[oscquery]\nenabled = false\n"
-        f"[paths]\nmodels = \"{PROJECT / 'models'}\"\nscenes = \"{PROJECT / 'scenes'}\"\nstate = \"{state}\"\n"
+        f"[paths]\nmodels = \"{project / 'models'}\"\nscenes = \"{project / 'scenes'}\"\nstate = \"{state}\"\n"
         f"logs = \"{folder / 'logs'}\"\n")
     return config
 
@@ -84,7 +85,7 @@ def drop_page_cache() -> bool:
         return False
 
 
-def one_run(state: Path, cold: bool, busy: bool, seconds: float) -> dict:
+def one_run(project: Path, state: Path, cold: bool, busy: bool, seconds: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         fbdir = tmp / "fb"
@@ -97,14 +98,14 @@ def one_run(state: Path, cold: bool, busy: bool, seconds: float) -> dict:
             while screen(fbdir) is None:
                 time.sleep(0.01)
             port = free_port()
-            config = write_config(tmp, state, port)
+            config = write_config(tmp, project, state, port)
             dropped = drop_page_cache() if cold else False
             for s in spinners:
                 s.start()
             env = dict(os.environ, DISPLAY=display, SDL_VIDEODRIVER="x11", SDL_AUDIODRIVER="dummy")
             started = time.monotonic()
             show = subprocess.Popen([sys.executable, "-m", "engine", "--config", str(config), "perform",
-                                     "--duration", str(seconds)], cwd=PROJECT, env=env,
+                                     "--duration", str(seconds)], cwd=project, env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             first = dark = None
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
@@ -137,6 +138,8 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of each condition (default 3)")
     parser.add_argument("--seconds", type=float, default=6.0, help="how long each show plays (default 6)")
     parser.add_argument("--json", help="also write every run to this JSON file")
+    parser.add_argument("--project", type=Path, default=PROJECT,
+                        help="the tree whose engine runs (e.g. a git worktree of an older commit; default: this one)")
     args = parser.parse_args(argv)
     if shutil.which("Xvfb") is None:
         raise SystemExit("bench.startup needs Xvfb (`make test` installs it)")
@@ -145,8 +148,8 @@ def main(argv=None) -> None:
         for _ in range(args.runs):
             state = Path(tempfile.mkdtemp(prefix="postcards-state-"))
             try:
-                runs.append(one_run(state, cold=True, busy=busy, seconds=args.seconds))
-                runs.append(one_run(state, cold=False, busy=busy, seconds=args.seconds))
+                runs.append(one_run(args.project, state, cold=True, busy=busy, seconds=args.seconds))
+                runs.append(one_run(args.project, state, cold=False, busy=busy, seconds=args.seconds))
             finally:
                 shutil.rmtree(state, ignore_errors=True)
     print(f"load average before: {os.getloadavg()[0]:.1f}")

@@ -59,6 +59,10 @@ class Live:
         if self.config.display.headless:
             os.environ["SDL_VIDEODRIVER"] = "dummy"
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # the sound goes through sounddevice, not SDL
+        # Libraries whose loading holds the interpreter for long stretches (PyAV's, PortAudio's) load before
+        # the window opens: loaded on the start-up thread, they would hold the first frames back.
+        import engine.mix.engine  # noqa: F401
+        import engine.record.live  # noqa: F401
         if self.want_audio:
             from engine.mix.stream import find_output
 
@@ -85,7 +89,7 @@ class Live:
             self.ndi.start()
             self.performance.outputs.append(self.ndi)
         # A picture now, from the postcards this model painted last time (engine/postcards/cache.py), while
-        # the sampler's worker loads torch; the slow parts (PyAV, the mix's processes) start behind it.
+        # the sampler's worker loads torch; the mix's processes start behind it.
         self.frame(time.monotonic())
         self.present()
         self._starting = Starting(self.config, self.show.scene, self.want_audio)
@@ -242,9 +246,9 @@ def process_health() -> str:
 
 
 class Starting(threading.Thread):
-    """The slow parts of a start, made on a thread of their own while frames go on: PyAV's import (for
-    recordings) and the mix's processes. The frame loop attaches them once `done()`; a mix that cannot start
-    is logged, and the show goes on without sound."""
+    """The slow part of a start, made on a thread of its own while frames go on: the mix's processes. The
+    frame loop attaches the mix once `done()`; a mix that cannot start is logged, and the show goes on
+    without sound."""
 
     def __init__(self, config: Config, scene, want_audio: bool):
         super().__init__(name="start-up", daemon=True)
@@ -253,8 +257,6 @@ class Starting(threading.Thread):
         self.start()
 
     def run(self) -> None:
-        import engine.record.live  # noqa: F401 (PyAV)
-
         if not self.want_audio:
             return
         from engine.mix.engine import AudioEngine
