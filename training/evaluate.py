@@ -46,21 +46,14 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from engine.postcards.generate import check_positive, generate, staging_folder
+    from engine.postcards.generate import check_sampling, generate, staging_folder
     from engine.postcards.maker import torch_threads
-    from engine.postcards.schedulers import DEFAULT_STEPS, check_scheduler
     from engine.postcards.store import load_model, resolve_model
     from training.card import FACTS
     from training.data import load_images
     from training.preview import to_grid
 
-    check_positive("--n", args.n)
-    check_positive("--batch", args.batch)
-    if args.threads is not None:
-        check_positive("--threads", args.threads)
-    check_scheduler(args.scheduler)
-    steps = DEFAULT_STEPS[args.scheduler] if args.steps is None else args.steps
-    check_positive("--steps", steps)
+    steps = check_sampling(args)
     if not 0 < args.threshold <= 1:
         raise UserError(f"--threshold: expected a correlation in (0, 1], found {args.threshold}")
     path = resolve_model(args.model, args.settings.path("models"))

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from engine.cli.args import parse_size
-from engine.postcards.generate import check_positive, generate, staging_folder, write_postcards
+from engine.postcards.generate import check_sampling, generate, staging_folder, write_postcards
 from engine.postcards.maker import torch_threads
 from engine.postcards.schedulers import SCHEDULERS
 
@@ -60,15 +60,7 @@ def run(args) -> int:
                   f"preset {info['preset'] or '?'}")
         return 0
 
-    from engine.postcards.schedulers import DEFAULT_STEPS, check_scheduler
-
-    check_positive("--n", args.n)
-    check_positive("--batch", args.batch)
-    if args.threads is not None:
-        check_positive("--threads", args.threads)
-    check_scheduler(args.scheduler)
-    steps = DEFAULT_STEPS[args.scheduler] if args.steps is None else args.steps
-    check_positive("--steps", steps)
+    steps = check_sampling(args)
     path = resolve_model(args.model, models_dir)
     out = Path(args.out)
     with staging_folder(out) as staging:

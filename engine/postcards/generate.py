@@ -21,6 +21,21 @@ def check_positive(what: str, value: int) -> None:
         raise UserError(f"{what}: expected a whole number of at least 1, found {value}")
 
 
+def check_sampling(args) -> int:
+    """The arguments `generate` and `evaluate` share (--n, --batch, --threads, --scheduler, --steps), checked
+    before anything heavy loads; returns the steps (the sampler's few-step default when --steps is not given)."""
+    from engine.postcards.schedulers import DEFAULT_STEPS, check_scheduler
+
+    check_positive("--n", args.n)
+    check_positive("--batch", args.batch)
+    if args.threads is not None:
+        check_positive("--threads", args.threads)
+    check_scheduler(args.scheduler)
+    steps = DEFAULT_STEPS[args.scheduler] if args.steps is None else args.steps
+    check_positive("--steps", steps)
+    return steps
+
+
 def generate(model, *, scheduler: str, n: int, steps: int, seed: int, batch: int) -> np.ndarray:
     """`n` postcards (uint8, n x H x W x C) from a loaded store.Model, `batch` at a time, with progress; C is 4
     when the model paints the mask of its animal as a fourth channel (maker.split_mask separates it). A model
