@@ -36,7 +36,7 @@ def render(facts: dict) -> str:
         "## Training", "",
         "| | |", "|---|---|",
         f"| data | {facts['data']} ({facts['images']} images" +
-        (f", {facts['skipped']} unreadable skipped" if facts.get("skipped") else "") + ") |",
+        (f", {facts['skipped']} skipped: unreadable, or without a mask" if facts.get("skipped") else "") + ") |",
         f"| preset, resolution | {facts['preset']}, {facts['resolution']} px |",
         *recipe_rows(facts),
         f"| epochs, steps | {facts['epochs']:.1f} epochs, {facts['steps']} steps of {facts['batch']} x "

@@ -17,7 +17,7 @@ FACTS_EXAMPLE = {
 
 def test_the_card_states_data_preset_time_hardware_and_samples():
     card = render(FACTS_EXAMPLE)
-    for fact in ("library_name: diffusers", "/photos (203 images, 2 unreadable skipped)", "small, 64 px",
+    for fact in ("library_name: diffusers", "/photos (203 images, 2 skipped: unreadable, or without a mask)", "small, 64 px",
                  "120.0 epochs, 840 steps", "26,880 images seen", "1 h 02 min", "CPU Test, 2 threads",
                  "7.2 img/s", "2.00 GiB (peak RSS)", "![samples](preview.png)", "20-step DPM-Solver++",
                  "4,329,059 parameters", "python -m training --data /photos"):
