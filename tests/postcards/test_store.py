@@ -71,7 +71,7 @@ def test_describes_a_model_without_loading_it(models):
     (models / "tiny" / "training.json").write_text(json.dumps({"preset": "tiny"}))
     info = describe_model(models / "tiny")
     params = sum(p.numel() for p in load_model(models / "tiny", "cpu").unet.parameters())
-    assert info == {"name": "tiny", "resolution": 32, "params": params, "preset": "tiny"}
+    assert info == {"name": "tiny", "resolution": 32, "side": 32, "params": params, "preset": "tiny"}
 
 
 def test_picks_a_device_that_exists():

@@ -34,7 +34,7 @@ def test_a_real_receiver_takes_the_canvas_and_the_mix(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert any("Postcards loopback" in name for name in result["sources"])
-    assert result["frames"] >= 20, result
+    assert result["frames"] >= 10, result
     assert {tuple(size) for size in result["sizes"]} == {(320, 180)}
     assert {tuple(rate) for rate in result["rates"]} == {(30, 1)}
     # The colour drawn (R changes each frame, G 90, B 200) survives NDI's lossy codec within a few steps.
