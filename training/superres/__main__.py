@@ -52,8 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a("--groups", type=int, default=8, help="GroupNorm groups (default: 8)")
     a("--max-strength", type=float, default=0.7,
       help="highest noise level trained, as a fraction of the schedule (default: 0.7)")
-    a("--start-strength", type=float, default=0.4, help="where sampling starts (default: 0.4)")
-    a("--sample-steps", type=int, default=4, help="sampling steps from there (default: 4)")
+    a("--start-strength", type=float, default=0.6, help="where sampling starts (default: 0.6)")
+    a("--sample-steps", type=int, default=6, help="sampling steps from there (default: 6)")
     a("--sampler", default="dpmsolver++", choices=("dpmsolver++", "ddim"), help="the stage's sampler")
     a("--holdout", type=int, default=10, metavar="N", help="photos never trained on, for preview.png (default: 10)")
     a("--postcard", type=int, default=64, metavar="PX",
