@@ -30,10 +30,10 @@ def command_for(event: pygame.event.Event, values: dict[str, Any]) -> Command | 
     if event.key in TOGGLES:
         address = TOGGLES[event.key]
         return Command(address, (not values.get(address, False),), "key")
-    if event.key == pygame.K_r:
-        return Command("/record/stop" if values.get("/record/active") else "/record/start", (), "key")
     if event.key == pygame.K_a:
         return Command("/visual/retrace", (0.0 if values.get("/visual/retrace", 0.0) > 0 else 1.0,), "key")
+    if event.key == pygame.K_r:
+        return Command("/record/stop" if values.get("/record/active") else "/record/start", (), "key")
     return None
 
 

@@ -196,7 +196,7 @@ class Picture:
 
 
 class Renderer:
-    """Draws the current postcard and the one coming in on a canvas (engine/canvas.py), or on a Surface."""
+    """Draws the current postcard and the one coming in on a canvas (engine/picture/canvas.py), or on a Surface."""
 
     def __init__(self):
         self.current: Picture | None = None

@@ -224,7 +224,6 @@ class Show:
         return {"/tempo/bpm": clock.bpm, "/tempo/beat": clock.beat(now), "/tempo/phase": clock.phase(now),
                 "/tempo/source": self.tempo.leader, "/tempo/peers": self.tempo.peers}
 
-
     def _unknown(self, address: str) -> str:
         layers = self.scene.sound.layers
         name = address[len("/audio/layer/"):].rpartition("/")[0] if address.startswith("/audio/layer/") else ""
