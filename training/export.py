@@ -10,14 +10,18 @@ import os
 import shutil
 from pathlib import Path
 
+from engine.postcards.cache import SAMPLES
 from training.card import FACTS, write_card
 
 PIPELINE_ITEMS = ("unet", "scheduler", "model_index.json")
+SAMPLE_COUNT = 6  # postcards in samples/: what a show draws first, before its sampler has painted any
 
 
-def export(out: Path, unet, scheduler, facts: dict, preview_image=None) -> None:
-    """`unet` holds the EMA weights already; `preview_image` (PIL) becomes preview.png in the card."""
+def export(out: Path, unet, scheduler, facts: dict, preview_image=None, postcards=None) -> None:
+    """`unet` holds the EMA weights already; `preview_image` (PIL) becomes preview.png in the card;
+    `postcards` (uint8 NHWC, RGB first) the model's samples/, which a show starts with (engine/postcards/cache.py)."""
     from diffusers import DDPMPipeline
+    from PIL import Image
 
     tmp = out / ".tmp-export"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -28,11 +32,16 @@ def export(out: Path, unet, scheduler, facts: dict, preview_image=None) -> None:
         preview_image.save(tmp / "preview.png")
         facts = {**facts, "preview": "preview.png"}
         items.append("preview.png")
+    if postcards is not None:
+        (tmp / SAMPLES).mkdir()
+        for i, postcard in enumerate(postcards[:SAMPLE_COUNT]):
+            Image.fromarray(postcard[..., :3]).save(tmp / SAMPLES / f"postcard_{i:03d}.png")
+        items.append(SAMPLES)
     write_card(tmp, facts)
     items += [FACTS, "README.md"]
     for name in items:
         target, old = out / name, tmp / f"old-{name}"
-        if target.exists():
+        if target.exists():  # a folder too (samples/): moved aside whole, removed with tmp
             os.rename(target, old)
         os.rename(tmp / name, target)
     shutil.rmtree(tmp, ignore_errors=True)

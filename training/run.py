@@ -55,7 +55,7 @@ class Run:
         self.times = {"data_s": 0.0, "train_s": 0.0, "preview_s": 0.0, "save_s": 0.0}
         self.time_limit_s = settings.time_limit * 60 if settings.time_limit else math.inf
         self.window_start, self.window_step = self.started, 0
-        self.last_preview = {"step": -1, "image": None, "colour": None}
+        self.last_preview = {"step": -1, "image": None, "colour": None, "postcards": None}
         self.warned_schedule = False
         self.log_file = None
 
@@ -160,7 +160,7 @@ class Run:
                    "cast_rate": colour.cast_rate(ours, self.reference_colours)}
         self.write({"step": self.step, "preview": name, **figures})
         self.add_time("preview_s", t0)
-        self.last_preview.update(step=self.step, image=image, colour=figures)
+        self.last_preview.update(step=self.step, image=image, colour=figures, postcards=postcards)
         return image
 
     def save_checkpoint(self) -> None:
@@ -176,7 +176,8 @@ class Run:
         if self.main:
             image = self.preview(ema, ema_unet, noise_scheduler)
             t0 = time.monotonic()
-            export(self.out, ema_unet, noise_scheduler, self.facts(ema_unet), image)
+            export(self.out, ema_unet, noise_scheduler, self.facts(ema_unet), image,
+                   self.last_preview["postcards"])
             self.add_time("save_s", t0)
             log.info("exported the EMA weights at step %d to %s", self.step, self.out)
         self.accelerator.wait_for_everyone()

@@ -15,8 +15,10 @@ from training.presets import make_unet
 def test_export_writes_a_loadable_pipeline_with_card_and_preview(tmp_path):
     torch.manual_seed(0)
     unet = make_unet("tiny", 32)
+    postcards = np.zeros((8, 32, 32, 4), np.uint8)
+    postcards[..., 1] = np.arange(8)[:, None, None] * 10  # green tells the postcards apart; channel 4: a mask
     export(tmp_path, unet, DDPMScheduler(num_train_timesteps=1000), FACTS_EXAMPLE,
-           Image.new("RGB", (10, 10), "green"))
+           Image.new("RGB", (10, 10), "green"), postcards)
     pipe = DDPMPipeline.from_pretrained(tmp_path)
     for name, value in unet.state_dict().items():
         assert torch.equal(pipe.unet.state_dict()[name], value)
@@ -24,6 +26,9 @@ def test_export_writes_a_loadable_pipeline_with_card_and_preview(tmp_path):
     assert not list((tmp_path / "unet").glob("*.bin"))  # safetensors only
     assert "![samples](preview.png)" in (tmp_path / "README.md").read_text()
     assert np.asarray(Image.open(tmp_path / "preview.png"))[0, 0].tolist() == [0, 128, 0]
+    samples = sorted((tmp_path / "samples").iterdir())  # what a show starts with (engine/postcards/cache.py)
+    assert [p.name for p in samples] == [f"postcard_{i:03d}.png" for i in range(6)]
+    assert [np.asarray(Image.open(p))[0, 0].tolist() for p in samples] == [[0, 10 * i, 0] for i in range(6)]
 
 
 def test_a_second_export_replaces_the_first_and_leaves_nothing_behind(tmp_path):

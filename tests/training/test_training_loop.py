@@ -70,6 +70,7 @@ def test_loss_falls_and_the_export_loads_and_samples(tmp_path):
     card = (out / "README.md").read_text()
     assert "tiny" in card and "50 steps" in card and "preview.png" in card
     assert (out / "preview.png").is_file() and (out / "previews" / "step-00000050.png").is_file()
+    assert (out / "samples" / "postcard_000.png").is_file()  # a show's first picture (engine/postcards/cache.py)
 
 
 def make_masks(images: Path, folder: Path) -> Path:
