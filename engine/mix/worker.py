@@ -30,8 +30,10 @@ LEAD = 2 * SAFETY + SPLICE  # frames of queued sound kept when a voice changes (
 IDLE_SLEEP = 0.005
 # Imported once by the fork server that starts the worker and the player: on a busy 2-core machine a
 # spawned worker took ~3 s to start, longer than the rings hold. Never sounddevice here: importing it
-# starts PortAudio, which must not be shared by the fork server's children.
-PRELOAD = ["engine.mix.worker", "engine.mix.player", "engine.sound.voices"]
+# starts PortAudio, which must not be shared by the fork server's children. scipy.signal is named too: the
+# voices import it only where they filter (so that reading the settings stays light), and a worker should
+# not pay for that import (~0.6 s) when its first sound is due.
+PRELOAD = ["engine.mix.worker", "engine.mix.player", "engine.sound.voices", "scipy.signal", "scipy.linalg"]
 
 
 def main(rings_name: str, slots: int, capacity: int, samplerate: int, ahead: int, conn, level: int) -> None:
