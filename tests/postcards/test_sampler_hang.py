@@ -70,6 +70,8 @@ def test_a_spare_worker_stands_by_and_takes_over_when_the_worker_dies(client):
     while client.take() is not None:
         pass
     postcards(client, 1)
+    # A postcard the dead worker had sent may come first: wait until the supervisor has seen the death.
+    assert wait(lambda: client.supervisor.process is not None and client.supervisor.process.pid != dead, client)
     assert client.supervisor.process.pid == spare  # torch was imported already: no fresh start to wait for
     assert wait(lambda: client._spare is None or client._spare[0].pid != spare, client)
 
