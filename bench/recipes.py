@@ -24,7 +24,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "camouflage" / "images"
 RESULTS = PROJECT_ROOT / "bench" / "results" / "recipes.json"
-OUT = Path("/root/postcards-runs/recipes")
+OUT = Path("runs/recipes")
 SAMPLERS = {"dpmsolver++": 20, "ddpm": 25}  # what previews and evaluate use; what the scenes use
 
 OLD = ("--prediction", "epsilon", "--no-zero-snr", "--min-snr", "0", "--mean-colour-weight", "0", "--norm-groups", "32")

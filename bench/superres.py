@@ -9,8 +9,8 @@ Quality, as SWD x 1e3 at the stage's output size against the photos (whole photo
   - photos vs photos (two random halves): the yardstick.
 Writes a side-by-side figure (bicubic | stage, per row) and the figures as JSON.
 
-    .venv/bin/python -m bench.superres --stage /root/postcards-runs/superres-1/superres \\
-        --holdout-from /root/postcards-runs/superres-1 --n 32 --out bench/results/superres
+    .venv/bin/python -m bench.superres --stage runs/superres-1/superres \\
+        --holdout-from runs/superres-1 --n 32 --out bench/results/superres
 """
 
 from __future__ import annotations

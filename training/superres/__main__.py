@@ -6,8 +6,8 @@ checkpoints/ and run.json. --resume continues from the latest checkpoint with th
 
 Example:
   nice -n 19 python -m training.superres --data ../shared/datasets/camouflage/images \\
-      --out /root/postcards-runs/superres-1 --minutes 80
-  cp -r /root/postcards-runs/superres-1/superres models/default/
+      --out runs/superres-1 --minutes 80
+  cp -r runs/superres-1/superres models/default/
 """
 
 from __future__ import annotations
