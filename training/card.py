@@ -81,6 +81,9 @@ def recipe_rows(facts: dict) -> list[str]:
     channels = "RGB + the animal's mask" if facts.get("channels") == 4 else "RGB"
     rows = [f"| recipe | {target}, {schedule}, {weights}{colour}, {facts['norm_groups']} GroupNorm groups |",
             f"| channels | {channels}" + (f" (masks: {facts['masks']})" if facts.get("masks") else "") + " |"]
+    if facts.get("colour_anchor"):
+        rows.append(f"| colour anchor | sampling takes each postcard's mean colour from a photo's while the "
+                    f"timestep is >= {facts['colour_anchor']} (colours.json) |")
     if facts.get("step_budget"):
         rows.append(f"| step budget | {facts['step_budget']} steps (the LR schedule's length) |")
     return rows

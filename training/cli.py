@@ -51,6 +51,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a("--mean-colour-weight", type=float, default=OBJECTIVE.mean_colour_weight, metavar="W",
       help=f"weight of the loss on each image's mean colour; 0 turns it off "
            f"(default: {OBJECTIVE.mean_colour_weight:g})")
+    a("--colour-anchor", type=int, default=d("colour_anchor"), metavar="T",
+      help="the exported model's samplers give each postcard the mean colour of a photo while the timestep is "
+           f">= T (colours.json; engine/postcards/anchor.py); 0 turns it off (default: {d('colour_anchor')})")
     a("--norm-groups", type=int, metavar="N", help="GroupNorm groups of the UNet (default: the preset's)")
     a("--weight-decay", type=float, default=d("weight_decay"), help=f"AdamW weight decay (default: {d('weight_decay'):g})")
     a("--ema-max-decay", type=float, default=d("ema_max_decay"),

@@ -10,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+from engine.postcards.anchor import FILE as ANCHOR_FILE, write as write_anchor
 from engine.postcards.cache import SAMPLES
 from training.card import FACTS, write_card
 
@@ -17,9 +18,10 @@ PIPELINE_ITEMS = ("unet", "scheduler", "model_index.json")
 SAMPLE_COUNT = 6  # postcards in samples/: what a show draws first, before its sampler has painted any
 
 
-def export(out: Path, unet, scheduler, facts: dict, preview_image=None, postcards=None) -> None:
+def export(out: Path, unet, scheduler, facts: dict, preview_image=None, postcards=None, anchor=None) -> None:
     """`unet` holds the EMA weights already; `preview_image` (PIL) becomes preview.png in the card;
-    `postcards` (uint8 NHWC, RGB first) the model's samples/, which a show starts with (engine/postcards/cache.py)."""
+    `postcards` (uint8 NHWC, RGB first) the model's samples/, which a show starts with (engine/postcards/cache.py);
+    `anchor` (engine.postcards.anchor.ColourAnchor) its colours.json."""
     from diffusers import DDPMPipeline
     from PIL import Image
 
@@ -37,6 +39,9 @@ def export(out: Path, unet, scheduler, facts: dict, preview_image=None, postcard
         for i, postcard in enumerate(postcards[:SAMPLE_COUNT]):
             Image.fromarray(postcard[..., :3]).save(tmp / SAMPLES / f"postcard_{i:03d}.png")
         items.append(SAMPLES)
+    if anchor is not None:
+        write_anchor(tmp, anchor.colours, anchor.down_to)
+        items.append(ANCHOR_FILE)
     write_card(tmp, facts)
     items += [FACTS, "README.md"]
     for name in items:

@@ -177,10 +177,19 @@ class Run:
             image = self.preview(ema, ema_unet, noise_scheduler)
             t0 = time.monotonic()
             export(self.out, ema_unet, noise_scheduler, self.facts(ema_unet), image,
-                   self.last_preview["postcards"])
+                   self.last_preview["postcards"], self.colour_anchor())
             self.add_time("save_s", t0)
             log.info("exported the EMA weights at step %d to %s", self.step, self.out)
         self.accelerator.wait_for_everyone()
+
+    def colour_anchor(self):
+        """The photos' mean colours (their centre squares) for the model's colour anchor, unless turned off."""
+        from engine.postcards.anchor import ColourAnchor
+
+        if not self.settings.colour_anchor:
+            return None
+        rgb = self.images.pixels[:, :3].float().mean(dim=(2, 3)) / 255
+        return ColourAnchor(colours=rgb.cpu().numpy(), down_to=self.settings.colour_anchor)
 
     def facts(self, unet) -> dict:
         """What the model card says about the run."""
@@ -196,5 +205,6 @@ class Run:
                 "images_seen": self.step * self.global_batch, "lr": s.lr, "lr_schedule": s.lr_schedule,
                 "warmup_steps": self.warmup, "wall_s": self.wall_s(), "hardware": hardware(self.device),
                 "img_per_s": (self.step - self.session_step) * self.global_batch / max(elapsed, 1e-9),
-                "peak_mem_bytes": peak, "peak_mem_kind": kind, "seed": s.seed, "preview_steps": s.preview_steps,
+                "peak_mem_bytes": peak, "peak_mem_kind": kind, "colour_anchor": s.colour_anchor,
+                "seed": s.seed, "preview_steps": s.preview_steps,
                 "preview_colour": self.last_preview["colour"], "command": s.command}

@@ -37,6 +37,7 @@ class Settings:
     ema_max_decay: float = 0.9999
     ema_power: float = 0.75
     flip: bool = True
+    colour_anchor: int = 300  # sampling anchors each postcard's mean colour to a photo's down to this timestep; 0: off
     seed: int = 0
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
@@ -61,6 +62,8 @@ class Settings:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise UserError(f"{flag(name)}: expected a number above 0, found {value}")
+        if self.colour_anchor < 0:
+            raise UserError(f"--colour-anchor: expected a timestep (0 turns the anchor off), found {self.colour_anchor}")
         if self.resume and self.overwrite:
             raise UserError("--resume and --overwrite: expected one of them, found both")
         check_resolution(self.preset, self.size)

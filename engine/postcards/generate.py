@@ -56,7 +56,7 @@ def generate(model, *, scheduler: str, n: int, steps: int, seed: int, batch: int
                                                                   else "") + f" on {model.device}") as bar:
         for start in starts:
             chunk = sample(model.unet, sched, n=min(batch, n - start), steps=steps, seed=seed + start,
-                           on_step=lambda *_: bar.update(1))
+                           anchor=model.anchor, on_step=lambda *_: bar.update(1))
             if stage is not None:
                 chunk = upscale(chunk, stage, seed=seed + start)
                 bar.update(stage_steps)

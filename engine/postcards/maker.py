@@ -106,7 +106,7 @@ class PostcardMaker:
                 previews.append(guess)
 
         images = sample(self.model.unet, self.scheduler, n=n, steps=self.recipe.steps, seed=seed,
-                        device=self.model.device, on_step=on_step)
+                        device=self.model.device, anchor=self.model.anchor, on_step=on_step)
         return images, previews
 
     def paint(self, seed: int, n: int = 1) -> list[tuple[np.ndarray, list[np.ndarray], int | None]]:

@@ -53,10 +53,15 @@ def morph(maker, seed_a: int, seed_b: int, count: int) -> list[np.ndarray]:
     unet = maker.model.unet
     a, _ = start_noise(unet, 1, seed_a)
     b, _ = start_noise(unet, 1, seed_b)
-    noise = torch.cat([slerp(a, b, t) for t in morph_positions(count)])
+    positions = morph_positions(count)
+    noise = torch.cat([slerp(a, b, t) for t in positions])
+    anchor, colours = maker.model.anchor, None
+    if anchor is not None:  # the overall colour travels from one postcard's to the other's too
+        colour_a, colour_b = anchor.pick(seed_a, 1), anchor.pick(seed_b, 1)
+        colours = torch.cat([torch.lerp(colour_a, colour_b, t) for t in positions])
     # One batch: on a GPU the in-betweens cost about what one postcard does (a small UNet leaves it idle).
     return list(sample(unet, maker.scheduler, n=count, steps=maker.recipe.steps, seed=seed_a,
-                       device=maker.model.device, noise=noise))
+                       device=maker.model.device, noise=noise, anchor=anchor, colours=colours))
 
 
 def dream(maker, picture: np.ndarray, seed: int, strength: float = DREAM_STRENGTH,

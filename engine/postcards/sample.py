@@ -3,7 +3,8 @@
 Postcard i of a call starts from noise drawn by its own CPU generator seeded `seed + i`, and the same
 generators feed a stochastic scheduler's noise (DDPM), so a postcard does not depend on how many were made
 with it, and the same seed on the same device gives the same pixels. A morph (engine/postcards/morph.py)
-hands in its own starting noise, and a dream a picture to start part of the way down from.
+hands in its own starting noise, and a dream a picture to start part of the way down from. A model with a
+colour anchor (engine/postcards/anchor.py) gives each postcard the mean colour of a photo, drawn by seed.
 """
 
 from __future__ import annotations
@@ -37,13 +38,17 @@ def start_noise(unet, n: int, seed: int):
 
 
 def sample(unet, scheduler, *, n: int, steps: int, seed: int, device=None, on_step: OnStep | None = None,
-           noise=None, image=None, strength: float = 1.0) -> np.ndarray:
+           noise=None, image=None, strength: float = 1.0, anchor=None, colours=None) -> np.ndarray:
     """`n` postcards as uint8 (n, H, W, 3) from `unet` in `steps` steps of `scheduler` (its state is reset).
 
     `noise`: starting noise to use instead of the seeds' own (the seeds still drive a stochastic sampler's
     noise); `image` ((n, 3, H, W) in [-1, 1]) with `strength` < 1: start from that picture noised to
-    `strength` of the way and run only the last `strength` of the steps."""
+    `strength` of the way and run only the last `strength` of the steps. `anchor` (the model's ColourAnchor):
+    the postcards take the mean colours `colours` ((n, 3) in [-1, 1]; default: the anchor's picks for the
+    seeds) in the early steps; a start from `image` keeps its own colours."""
     import torch
+
+    from engine.postcards.anchor import steer
 
     if n <= 0:
         raise ValueError(f"n: expected at least 1 postcard, found {n}")
@@ -64,11 +69,17 @@ def sample(unet, scheduler, *, n: int, steps: int, seed: int, device=None, on_st
         if hasattr(scheduler, "set_begin_index"):  # multistep solvers count their steps from here
             scheduler.set_begin_index(begin)
         x = scheduler.add_noise(image.to(device, torch.float32), noise, timesteps[:1])
+        anchor = None
+    if anchor is not None and colours is None:
+        colours = anchor.pick(seed, n)
+    prediction = scheduler.config.get("prediction_type", "epsilon")
     total = len(timesteps)
     with torch.inference_mode():
         for i, t in enumerate(timesteps):
             model_input = scheduler.scale_model_input(x, t).to(unet.dtype)
             noise_pred = unet(model_input, t).sample.float()  # scheduler maths stays in fp32
+            if anchor is not None and anchor.holds(t):
+                noise_pred = steer(noise_pred, model_input.float(), t, colours, scheduler.alphas_cumprod, prediction)
             out = scheduler.step(noise_pred, t, x, **step_kwargs)
             x = out.prev_sample
             if on_step is not None:

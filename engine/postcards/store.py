@@ -36,6 +36,7 @@ class Model:
     dtype: Any                     # torch.dtype
     path: Path
     superres: Any = None           # superres.Stage: the second stage, when the model has one
+    anchor: Any = None             # anchor.ColourAnchor: the photos' mean colours, when the model has them
 
     @property
     def resolution(self) -> int:
@@ -217,8 +218,9 @@ def check_scheduler_config(path: Path) -> dict:
 
 def check_model(path: Path) -> dict:
     """Every check of a model folder, reading only JSON and the weights' headers (its super-resolution stage's
-    too): what `load_model` does before it allocates anything, and `config check` for each scene. Returns the
-    scheduler config."""
+    too, and its colours): what `load_model` does before it allocates anything, and `config check` for each
+    scene. Returns the scheduler config."""
+    from engine.postcards import anchor
     from engine.postcards.superres import FOLDER, check_stage, has_stage
 
     missing = missing_files(path)
@@ -228,6 +230,7 @@ def check_model(path: Path) -> dict:
     scheduler_config = check_scheduler_config(path)
     if has_stage(path):
         check_stage(path / FOLDER)
+    anchor.read(path)
     return scheduler_config
 
 
@@ -236,6 +239,7 @@ def load_model(path: str | Path, device="auto") -> Model:
     eval mode, on `device` ("auto" picks one)."""
     from diffusers import UNet2DModel
 
+    from engine.postcards import anchor
     from engine.postcards.superres import FOLDER, has_stage, load_stage
 
     path = Path(path)
@@ -246,4 +250,4 @@ def load_model(path: str | Path, device="auto") -> Model:
     unet = unet.to(device).eval().requires_grad_(False)
     superres = load_stage(path / FOLDER, device, dtype) if has_stage(path) else None
     return Model(unet=unet, scheduler_config=scheduler_config, device=device, dtype=dtype, path=path,
-                 superres=superres)
+                 superres=superres, anchor=anchor.read(path))

@@ -49,7 +49,7 @@ def test_the_middle_of_a_morph_is_neither_postcard_nor_their_average(maker):
 
 def test_noise_handed_in_is_the_seeds_own_noise_unchanged(maker):
     noise, _ = start_noise(maker.model.unet, 1, 11)
-    same = sample(maker.model.unet, maker.scheduler, n=1, steps=8, seed=11, noise=noise)
+    same = sample(maker.model.unet, maker.scheduler, n=1, steps=8, seed=11, noise=noise, anchor=maker.model.anchor)
     assert np.array_equal(same, maker.make(11)[0])
 
 

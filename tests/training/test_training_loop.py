@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from engine.postcards.anchor import read as read_anchor
 from training import checkpoint
 from training.__main__ import main
 from conftest import PROJECT
@@ -71,6 +72,10 @@ def test_loss_falls_and_the_export_loads_and_samples(tmp_path):
     assert "tiny" in card and "50 steps" in card and "preview.png" in card
     assert (out / "preview.png").is_file() and (out / "previews" / "step-00000050.png").is_file()
     assert (out / "samples" / "postcard_000.png").is_file()  # a show's first picture (engine/postcards/cache.py)
+    anchor = read_anchor(out)  # the photos' mean colours, for the samplers' colour anchor
+    photos = [np.asarray(Image.open(p)).reshape(-1, 3).mean(axis=0) / 255 for p in sorted(data.iterdir())]
+    assert anchor.down_to == 300 and "colour anchor" in card
+    assert sorted(anchor.colours.sum(axis=1)) == pytest.approx(sorted(p.sum() for p in photos), abs=0.03)
 
 
 def make_masks(images: Path, folder: Path) -> Path:
