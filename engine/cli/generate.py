@@ -10,6 +10,7 @@ written beside it (postcard_000.mask.png, white = animal; with --grid, grid.mask
 Examples:
   postcards generate --list
   postcards generate --model default --n 50 --grid --out out/
+  postcards generate --model default --n 50 --grid-only --size 128x128 --out docs/assets/default-grid
   postcards generate --model models/default --scheduler unipc --steps 10 --seed 7 --size 512x512 --out out/
 """
 
@@ -31,6 +32,8 @@ def configure(parser) -> None:
     parser.add_argument("--out", default="postcards-out", help="output folder (default: postcards-out)")
     parser.add_argument("--grid", action="store_true",
                         help="also write grid.png, all postcards near-square (and grid.mask.png for a model with masks)")
+    parser.add_argument("--grid-only", action="store_true",
+                        help="write only the grid (and grid.mask.png), not each postcard: how the README's grid is made")
     parser.add_argument("--scheduler", default="dpmsolver++", metavar="S",
                         help=f"sampler: {', '.join(SCHEDULERS)} (default: dpmsolver++)")
     parser.add_argument("--steps", type=int, default=None, metavar="K",
@@ -69,10 +72,14 @@ def run(args) -> int:
         torch.set_num_threads(torch_threads(args.threads or args.settings.sampler.threads))
         model = load_model(path, args.device or args.settings.sampler.device)
         images = generate(model, scheduler=args.scheduler, n=args.n, steps=steps, seed=args.seed, batch=args.batch)
-        names = write_postcards(images, staging, size=args.size, grid=args.grid)
+        names = write_postcards(images, staging, size=args.size, grid=args.grid or args.grid_only,
+                                each=not args.grid_only)
         for name in names:
             os.replace(staging / name, out / name)
     masks = images.shape[-1] == 4
+    if args.grid_only:
+        print(f"a grid of {len(images)} postcards: {out.resolve()}/grid.png" + (" and grid.mask.png" if masks else ""))
+        return 0
     print(f"{len(images)} postcards in {out.resolve()}/ (postcard_000.png ... postcard_{len(images) - 1:03d}.png"
           + (", grid.png" if args.grid else "") + (", each with its animal's mask: postcard_000.mask.png ..."
           + (", grid.mask.png" if args.grid else "") if masks else "") + ")")

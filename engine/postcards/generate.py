@@ -65,20 +65,21 @@ def generate(model, *, scheduler: str, n: int, steps: int, seed: int, batch: int
 
 
 def write_postcards(images: np.ndarray, folder: Path, *, size: tuple[int, int] | None = None,
-                    grid: bool = False) -> list[str]:
-    """Write postcard_000.png ... (and grid.png) into `folder`; with a fourth channel also each postcard's
-    animal mask, postcard_000.mask.png ... (white = animal; and grid.mask.png). `size` (width, height): each
-    postcard scaled to cover it and centre-cropped. Returns the names written."""
+                    grid: bool = False, each: bool = True) -> list[str]:
+    """Write postcard_000.png ... (unless not `each`) and grid.png (when `grid`) into `folder`; with a fourth
+    channel also each postcard's animal mask, postcard_000.mask.png ... (white = animal; and grid.mask.png).
+    `size` (width, height): each postcard scaled to cover it and centre-cropped. Returns the names written."""
     from engine.postcards.maker import split_mask
 
     pictures, masks = split_mask(images)
-    names = _write(pictures, folder, "", size, grid)
+    names = _write(pictures, folder, "", size, grid, each)
     if masks is not None:
-        names += _write(masks, folder, ".mask", size, grid)
+        names += _write(masks, folder, ".mask", size, grid, each)
     return names
 
 
-def _write(images: np.ndarray, folder: Path, kind: str, size: tuple[int, int] | None, grid: bool) -> list[str]:
+def _write(images: np.ndarray, folder: Path, kind: str, size: tuple[int, int] | None, grid: bool,
+           each: bool) -> list[str]:
     from PIL import Image, ImageOps
 
     pictures = [Image.fromarray(image) for image in images]
@@ -86,7 +87,7 @@ def _write(images: np.ndarray, folder: Path, kind: str, size: tuple[int, int] | 
         method = Image.Resampling.NEAREST if kind else Image.Resampling.LANCZOS
         pictures = [ImageOps.fit(p, size, method) for p in pictures]
     names = []
-    for i, picture in enumerate(pictures):
+    for i, picture in enumerate(pictures if each else []):
         names.append(f"postcard_{i:03d}{kind}.png")
         picture.save(folder / names[-1])
     if grid:

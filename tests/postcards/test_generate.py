@@ -37,6 +37,15 @@ def test_writes_postcards_and_a_near_square_grid(settings, tmp_path, capsys):
     assert str(out.resolve()) in capsys.readouterr().out
 
 
+def test_grid_only_writes_the_grid_alone_the_same_as_with_the_postcards(settings, tmp_path, capsys):
+    common = ("--model", "tiny", "--n", "5", "--steps", "2", "--threads", "1")
+    assert run_generate(settings, *common, "--grid-only", "--out", str(tmp_path / "only")) == 0
+    assert [p.name for p in (tmp_path / "only").iterdir()] == ["grid.png"]
+    assert "grid.png" in capsys.readouterr().out
+    run_generate(settings, *common, "--grid", "--out", str(tmp_path / "all"))
+    assert (tmp_path / "only" / "grid.png").read_bytes() == (tmp_path / "all" / "grid.png").read_bytes()
+
+
 def test_same_seed_same_files(settings, tmp_path):
     for out in ("a", "b", "batch-1"):
         run_generate(settings, "--model", "tiny", "--n", "3", "--steps", "2", "--seed", "7", "--scheduler", "ddpm",
