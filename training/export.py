@@ -1,4 +1,5 @@
-"""Export the EMA weights as a diffusers DDPMPipeline folder (unet/ + scheduler/ + model_index.json + card).
+"""Export the EMA weights as a diffusers DDPMPipeline folder (unet/ in fp16 + scheduler/ + model_index.json +
+card).
 
 Written into a temp folder and moved into place item by item, so a model folder being read by another
 job (evaluate, generate) is never half-written for more than a rename.
@@ -22,12 +23,18 @@ def export(out: Path, unet, scheduler, facts: dict, preview_image=None, postcard
     """`unet` holds the EMA weights already; `preview_image` (PIL) becomes preview.png in the card;
     `postcards` (uint8 NHWC, RGB first) the model's samples/, which a show starts with (engine/postcards/cache.py);
     `anchor` (engine.postcards.anchor.ColourAnchor) its colours.json."""
+    import copy
+
+    import torch
     from diffusers import DDPMPipeline
     from PIL import Image
 
     tmp = out / ".tmp-export"
     shutil.rmtree(tmp, ignore_errors=True)
-    DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(tmp, safe_serialization=True)
+    # Stored in fp16, like the super-resolution stage: half the bytes in git, and load_model casts to what the
+    # device computes in (fp32 on a CPU, bf16/fp16 on a GPU). The checkpoints keep full precision for training.
+    stored = copy.deepcopy(unet).to(torch.float16)
+    DDPMPipeline(unet=stored, scheduler=scheduler).save_pretrained(tmp, safe_serialization=True)
     items = list(PIPELINE_ITEMS)
     facts = {k: v for k, v in facts.items() if k != "preview"}
     if preview_image is not None:

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from diffusers import DDPMPipeline, DDPMScheduler
 from PIL import Image
+from safetensors.torch import load_file
 
 from test_training_card import FACTS_EXAMPLE
 from training.export import export
@@ -20,8 +21,11 @@ def test_export_writes_a_loadable_pipeline_with_card_and_preview(tmp_path):
     export(tmp_path, unet, DDPMScheduler(num_train_timesteps=1000), FACTS_EXAMPLE,
            Image.new("RGB", (10, 10), "green"), postcards)
     pipe = DDPMPipeline.from_pretrained(tmp_path)
-    for name, value in unet.state_dict().items():
-        assert torch.equal(pipe.unet.state_dict()[name], value)
+    stored = load_file(tmp_path / "unet" / "diffusion_pytorch_model.safetensors")
+    for name, value in unet.state_dict().items():  # stored in fp16, loaded as fp32
+        assert stored[name].dtype == torch.float16 and torch.equal(stored[name], value.half())
+        assert torch.equal(pipe.unet.state_dict()[name], value.half().float())
+    assert next(unet.parameters()).dtype == torch.float32  # the model being trained keeps its precision
     assert (tmp_path / "unet" / "diffusion_pytorch_model.safetensors").is_file()
     assert not list((tmp_path / "unet").glob("*.bin"))  # safetensors only
     assert "![samples](preview.png)" in (tmp_path / "README.md").read_text()
