@@ -54,8 +54,12 @@ def render(facts: dict) -> str:
                   for k, v in facts["metrics"].items()]
         lines.append("")
     if facts.get("grid"):
-        lines += ["## Fifty postcards", "", f"`postcards generate --n 50 --grid` ({facts['grid_sampler']}):", "",
+        command = facts.get("grid_command", "postcards generate --n 50 --grid")
+        lines += ["## Fifty postcards", "", f"`{command}` ({facts['grid_sampler']}):", "",
                   f"![fifty postcards]({facts['grid']})", ""]
+        if facts.get("grid_mask"):
+            lines += ["The mask of each one's hidden animal, painted with it (white = animal), in the same places:",
+                      "", f"![their masks]({facts['grid_mask']})", ""]
     if facts.get("preview"):
         lines += ["## Samples", "", f"{facts['preview_steps']}-step DPM-Solver++ from the EMA weights at step "
                   f"{facts['steps']}:", "", f"![samples]({facts['preview']})", ""]

@@ -41,6 +41,10 @@ def test_provenance_and_the_fifty_postcard_grid_appear_when_given():
                    "grid": "grid.png", "grid_sampler": "dpmsolver++, 20 steps, seed 0"})
     assert "## Data\n\n203 photos from a public repository; never redistributed." in card
     assert "![fifty postcards](grid.png)" in card and "dpmsolver++, 20 steps, seed 0" in card
+    assert "postcards generate --n 50 --grid`" in card and "their masks" not in card
+    card = render({**FACTS_EXAMPLE, "grid": "grid.png", "grid_sampler": "ddpm", "grid_mask": "grid.mask.png",
+                   "grid_command": "postcards generate --model default --n 50 --grid-only --out models/default"})
+    assert "![their masks](grid.mask.png)" in card and "--grid-only --out models/default`" in card
     assert "## Notes" not in card
     assert render({**FACTS_EXAMPLE, "notes": "Sample it with DDPM."}).endswith("## Notes\n\nSample it with DDPM.\n")
 
