@@ -26,7 +26,9 @@ def render(facts: dict) -> str:
         "---", "library_name: diffusers", "tags:", "- unconditional-image-generation", "- ddpm", "---", "",
         f"# {facts['name']}", "",
         f"An unconditional DDPM (`UNet2DModel`, preset `{facts['preset']}`, {facts['params']:,} parameters) "
-        f"that paints {facts['resolution']} px postcards for *Postcards from my Jungle*. "
+        f"that paints {facts['resolution']} px postcards for *Postcards from my Jungle*" +
+        (f", brought to {facts['finished_side']} px by its super-resolution stage (`superres/`). "
+         if facts.get("finished_side") else ". ") +
         "The weights are the EMA weights. Load it with `DDPMPipeline.from_pretrained(folder)`; sample with a "
         "few-step scheduler (e.g. DPM-Solver++, 20 steps) through the scheduler's `from_config`.", "",
     ]
@@ -44,7 +46,7 @@ def render(facts: dict) -> str:
         f"| optimiser | AdamW, lr {facts['lr']:g} ({facts['lr_schedule']}, {facts['warmup_steps']} warm-up steps) |",
         f"| wall time | {_duration(facts['wall_s'])} |",
         f"| hardware | {facts['hardware']} |",
-        f"| speed | {facts['img_per_s']:.1f} img/s (last session, checkpoints and previews included) |",
+        f"| speed | {facts['img_per_s']:.1f} img/s (images seen / wall time: checkpoints and previews included) |",
         f"| peak memory | {_size(facts['peak_mem_bytes'])} ({facts['peak_mem_kind']}) |",
         f"| seed | {facts['seed']} |", "",
     ]

@@ -25,7 +25,6 @@ def export(out: Path, unet, scheduler, facts: dict, preview_image=None, postcard
     `anchor` (engine.postcards.anchor.ColourAnchor) its colours.json."""
     import copy
 
-    import torch
     from diffusers import DDPMPipeline
     from PIL import Image
 
@@ -33,7 +32,7 @@ def export(out: Path, unet, scheduler, facts: dict, preview_image=None, postcard
     shutil.rmtree(tmp, ignore_errors=True)
     # Stored in fp16, like the super-resolution stage: half the bytes in git, and load_model casts to what the
     # device computes in (fp32 on a CPU, bf16/fp16 on a GPU). The checkpoints keep full precision for training.
-    stored = copy.deepcopy(unet).to(torch.float16)
+    stored = copy.deepcopy(unet).half()  # .to(dtype) would warn about modules kept in fp32 (there are none)
     DDPMPipeline(unet=stored, scheduler=scheduler).save_pretrained(tmp, safe_serialization=True)
     items = list(PIPELINE_ITEMS)
     facts = {k: v for k, v in facts.items() if k != "preview"}

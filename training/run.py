@@ -195,7 +195,6 @@ class Run:
         """What the model card says about the run."""
         s = self.settings
         peak, kind = peak_memory(self.device)
-        elapsed = time.monotonic() - self.started
         return {"name": self.out.name, "data": self.images.source, "masks": s.masks, "images": len(self.images),
                 "skipped": len(self.images.skipped), "preset": s.preset, "resolution": s.size,
                 "channels": self.channels, "params": sum(p.numel() for p in unet.parameters()),
@@ -204,7 +203,7 @@ class Run:
                 "epochs": self.step / self.steps_per_epoch, "steps": self.step, "step_budget": self.total_steps,
                 "images_seen": self.step * self.global_batch, "lr": s.lr, "lr_schedule": s.lr_schedule,
                 "warmup_steps": self.warmup, "wall_s": self.wall_s(), "hardware": hardware(self.device),
-                "img_per_s": (self.step - self.session_step) * self.global_batch / max(elapsed, 1e-9),
+                "img_per_s": self.step * self.global_batch / max(self.wall_s(), 1e-9),
                 "peak_mem_bytes": peak, "peak_mem_kind": kind, "colour_anchor": s.colour_anchor,
                 "seed": s.seed, "preview_steps": s.preview_steps,
                 "preview_colour": self.last_preview["colour"], "command": s.command}

@@ -45,7 +45,8 @@ def test_provenance_and_the_fifty_postcard_grid_appear_when_given():
     card = render({**FACTS_EXAMPLE, "grid": "grid.png", "grid_sampler": "ddpm", "grid_mask": "grid.mask.png",
                    "grid_command": "postcards generate --model default --n 50 --grid-only --out models/default"})
     assert "![their masks](grid.mask.png)" in card and "--grid-only --out models/default`" in card
-    assert "## Notes" not in card
+    assert "## Notes" not in card and "super-resolution" not in card
+    assert "brought to 256 px by its super-resolution stage" in render({**FACTS_EXAMPLE, "finished_side": 256})
     assert render({**FACTS_EXAMPLE, "notes": "Sample it with DDPM."}).endswith("## Notes\n\nSample it with DDPM.\n")
 
 
