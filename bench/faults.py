@@ -192,14 +192,19 @@ def sampler(model: str, rounds: int) -> None:
                     client.ready.clear()
                     time.sleep(0.01)
                 figures.append(time.monotonic() - start + next_postcard())
-                if sig == signal.SIGSTOP:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                _end_stopped(pid, sig)
             print(f"next new postcard after {how} of the worker: " + ", ".join(f"{s:.2f} s" for s in figures))
     finally:
         client.close()
+
+
+def _end_stopped(pid: int, sig: int) -> None:
+    """A process the round stopped (SIGSTOP) is left behind by its replacement: kill it."""
+    if sig == signal.SIGSTOP:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def player(rounds: int) -> None:
@@ -230,11 +235,7 @@ def player(rounds: int) -> None:
                             break
                     time.sleep(0.002)
                 silences.append(longest)
-                if sig == signal.SIGSTOP:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                _end_stopped(pid, sig)
             print(f"silence after {how} of the player ({audio.device}): " + ", ".join(f"{s:.2f} s" for s in silences))
     finally:
         engine.stop()
