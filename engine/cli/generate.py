@@ -10,7 +10,7 @@ written beside it (postcard_000.mask.png, white = animal; with --grid, grid.mask
 Examples:
   postcards generate --list
   postcards generate --model default --n 50 --grid --out out/
-  postcards generate --model default --n 50 --grid-only --size 128x128 --out docs/assets/default-grid
+  postcards generate --model default --n 50 --grid-only --size 128x128 --out models/default   (the README grid)
   postcards generate --model models/default --scheduler unipc --steps 10 --seed 7 --size 512x512 --out out/
 """
 
