@@ -1,18 +1,25 @@
 """One call on a lent GPU: train the 128 px `base` model and a super-resolution stage to 512 px on the
-camouflage photos, evaluate, measure the training goals, and bring the results back under --out.
+camouflage photos, evaluate, measure the training goals, train super-resolution stages for the CPU default,
+and bring the results back under --out.
 
 Run it through bench/gpu_run.sh (which installs what the GPU machine lacks first); docs/training.md ("On a
 GPU") says how to call it with the device tool. Stages, each in its own process where it trains, each given
-what is left of --budget and skipped when too little is left:
-  base       python -m training, base preset, 128 px, 200 epochs (RGB + the animal's mask when --masks):
-             wall time of 200 epochs (goal <= 5 min), img/s, peak GPU memory
+what is left of --budget and skipped when too little is left. The tutorial comparison runs alone (its
+img/s ratio is the figure); the trainings then run side by side, since the 10-minute call only has room
+for them that way (one H100 run alone: base 251 s, superres 110 s):
   tutorial   bench.train: our loop vs the diffusers tutorial's, base preset, 128 px, batch 16 (img/s ratio,
              peak GPU memory at batch 16, goal <= 6 GB)
+  base       python -m training, base preset, 128 px, 200 epochs (RGB + the animal's mask when --masks):
+             wall time of 200 epochs (goal <= 5 min), img/s, peak GPU memory
+  lowmem     python -m training, base preset, 128 px, batch 16 with gradient checkpointing, 40 steps: peak
+             GPU memory (goal <= 6 GB) and img/s
   superres   python -m training.superres, 128 -> 512 px (factor 4), for --sr-minutes
+  default-sr, default-sr-wide
+             python -m training.superres, 64 -> 256 px as models/default uses it: its own widths and 32,64,96,128
   evaluate   postcards evaluate on base + stage at 512 px: SWD, colour distance, cast rate, near-copies;
              seconds per finished postcard; grid.png of 16 finished postcards (+ grid.mask.png)
-What comes back (at most 8 files, 16 MiB each): results.tar (stage superres/ in fp16, the base model's card,
-training.json, evaluation.json, logs, figures as JSON), grid.png, grid.mask.png, preview.png, log.txt (the
+What comes back (at most 8 files, 16 MiB each): results.tar (the three stages in fp16, the base model's card,
+training.json, evaluation.json, bench.train's figures, logs, figures as JSON), grid.png, grid.mask.png, preview.png, log.txt (the
 shell's tee). The base UNet (~114M parameters, ~228 MB in fp16) is larger than all the files that can
 come back together (64 MiB), so it stays on the machine; its card, metrics and grid come back.
 
@@ -28,10 +35,12 @@ import argparse
 import json
 import os
 import subprocess
+import shutil
 import sys
 import tarfile
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -40,16 +49,30 @@ GB = 1e9
 
 # name -> (full run on the GPU, --dry-run on the CPU)
 PLAN = {
-    "base": ({"preset": "base", "resolution": 128, "epochs": 200, "batch": 32, "minutes": 4.5},
+    "tutorial": ({"preset": "base", "resolution": 128, "batch": 16, "epochs": 3, "images": 0, "minutes": 3.0},
+                 {"preset": "tiny", "resolution": 32, "batch": 16, "epochs": 2, "images": 16, "minutes": 3.0}),
+    "base": ({"preset": "base", "resolution": 128, "epochs": 200, "batch": 32, "minutes": 4.0},
              {"preset": "tiny", "resolution": 32, "epochs": 2, "batch": 16, "minutes": 1.0, "threads": 1}),
+    "lowmem": ({"preset": "base", "resolution": 128, "max_steps": 40, "batch": 16},
+               {"preset": "tiny", "resolution": 32, "max_steps": 4, "batch": 16, "threads": 1}),
     # batch 256: at 64 the H100 run made 569 img/s, held back by per-step overhead, not by the GPU
-    "superres": ({"crop": 128, "batch": 256, "channels": "32,64,96,128", "layers": 2, "minutes": 1.0},
-                 {"crop": 32, "batch": 4, "channels": "8,16", "layers": 1, "minutes": 0.1, "threads": 1}),
+    "superres": ({"crop": 128, "batch": 256, "channels": "32,64,96,128", "layers": 2, "minutes": 2.0, "postcard": 128},
+                 {"crop": 32, "batch": 4, "channels": "8,16", "layers": 1, "minutes": 0.1, "postcard": 32,
+                  "threads": 1}),
+    # for models/default (64 px postcards to 256 px, run on the CPU): its stage's widths, and wider ones
+    "default-sr": ({"crop": 128, "batch": 256, "channels": "16,32,64,128", "layers": 2, "minutes": 2.0,
+                    "postcard": 64},
+                   {"crop": 32, "batch": 4, "channels": "8,16", "layers": 1, "minutes": 0.1, "postcard": 16,
+                    "threads": 1}),
+    "default-sr-wide": ({"crop": 128, "batch": 256, "channels": "32,64,96,128", "layers": 2, "minutes": 2.0,
+                         "postcard": 64},
+                        {"crop": 32, "batch": 4, "channels": "8,16", "layers": 1, "minutes": 0.1, "postcard": 16,
+                         "threads": 1}),
     "evaluate": ({"n": 64, "batch": 32}, {"n": 4, "batch": 4}),
-    "tutorial": ({"preset": "base", "resolution": 128, "batch": 16, "epochs": 3, "images": 0},
-                 {"preset": "tiny", "resolution": 32, "batch": 16, "epochs": 2, "images": 16}),
 }
-NEED = {"base": 200, "tutorial": 80, "superres": 70, "evaluate": 80}  # seconds a stage needs at least
+NEED = {"tutorial": 80, "base": 200, "lowmem": 60, "superres": 70, "default-sr": 70, "default-sr-wide": 70,
+        "evaluate": 80}  # seconds a stage needs at least
+EVALUATE_S = 150  # what the trainings leave for the evaluation
 
 
 def parse(argv=None):
@@ -96,43 +119,50 @@ class Run:
         return seconds
 
 
-def stage_base(run: Run) -> None:
-    p = run.plan["base"]
-    out = run.work / "base"
-    never = str(10**9)
+def training(run: Run, name: str, extra: list[str]) -> dict:
+    """`python -m training` with the stage's plan, no checkpoints, previews or exports on the way; returns the
+    facts of its training.json."""
+    p, out, never = run.plan[name], run.work / name, str(10**9)
     argv = ["-m", "training", "--data", run.args.data, "--out", str(out), "--preset", p["preset"],
-            "--resolution", str(p["resolution"]), "--epochs", str(p["epochs"]), "--batch", str(p["batch"]),
-            "--time-limit", str(min(p["minutes"], (run.left() - 150) / 60)), "--log-every", "50",
-            "--checkpoint-every", never, "--export-every", never, "--preview-every", never]
+            "--resolution", str(p["resolution"]), "--batch", str(p["batch"]), "--log-every", "10",
+            "--checkpoint-every", never, "--export-every", never, "--preview-every", never, *extra]
     if run.args.masks:
         argv += ["--masks", run.args.masks]
     if "threads" in p:  # a busy CPU: one thread does more work per CPU-second than two (docs/training.md)
         argv += ["--threads", str(p["threads"])]
-    seconds = run.command("base", argv, limit=run.left())
+    seconds = run.command(name, argv, limit=run.left())
     facts = json.loads((out / "training.json").read_text())
-    run.figures["base"] = {"process_s": round(seconds, 1), **{k: facts.get(k) for k in (
+    return {"process_s": round(seconds, 1), **{k: facts.get(k) for k in (
         "epochs", "steps", "wall_s", "img_per_s", "peak_mem_bytes", "peak_mem_kind", "hardware", "params")}}
 
 
-def stage_superres(run: Run) -> None:
-    p = run.plan["superres"]
-    out = run.work / "superres-run"
-    minutes = run.args.sr_minutes or p["minutes"]
+def stage_base(run: Run) -> None:
+    p = run.plan["base"]
+    minutes = min(p["minutes"], (run.left() - EVALUATE_S) / 60)
+    run.figures["base"] = training(run, "base", ["--epochs", str(p["epochs"]), "--time-limit", str(minutes)])
+
+
+def stage_lowmem(run: Run) -> None:
+    run.figures["lowmem"] = training(run, "lowmem", ["--max-steps", str(run.plan["lowmem"]["max_steps"]),
+                                                     "--gradient-checkpointing"])
+
+
+def stage_superres(run: Run, name: str = "superres") -> None:
+    p = run.plan[name]
+    out = run.work / f"{name}-run"
+    minutes = min(run.args.sr_minutes or p["minutes"], (run.left() - EVALUATE_S) / 60)
     argv = ["-m", "training.superres", "--data", run.args.data, "--out", str(out), "--factor", "4",
             "--crop", str(p["crop"]), "--batch", str(p["batch"]), "--channels", p["channels"],
-            "--layers", str(p["layers"]), "--minutes", str(min(minutes, (run.left() - 30) / 60)),
-            "--steps", "100000", "--checkpoint-every", "100000", "--log-every", "50", "--holdout", "10",
-            "--postcard", str(run.plan["base"]["resolution"])]
+            "--layers", str(p["layers"]), "--minutes", str(minutes), "--steps", "100000",
+            "--checkpoint-every", "100000", "--log-every", "50", "--holdout", "10", "--postcard", str(p["postcard"])]
     if "threads" in p:
         argv += ["--threads", str(p["threads"])]
-    seconds = run.command("superres", argv, limit=run.left())
+    seconds = run.command(name, argv, limit=run.left())
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     last = max(out.glob("checkpoints/checkpoint-*"))  # the final save names the last step
-    run.figures["superres"] = {"process_s": round(seconds, 1), "steps": int(last.name.split("-")[1]),
-                               "img_per_s": log[-1]["img_per_s"] if log else None,
-                               "settings": json.loads((out / "superres" / "superres.json").read_text())}
-    if (run.work / "base").is_dir():  # the model "has one" from now on
-        subprocess.run(["cp", "-r", str(out / "superres"), str(run.work / "base" / "superres")], check=True)
+    run.figures[name] = {"process_s": round(seconds, 1), "steps": int(last.name.split("-")[1]),
+                         "img_per_s": log[-1]["img_per_s"] if log else None, "channels": p["channels"],
+                         "settings": json.loads((out / "superres" / "superres.json").read_text())}
 
 
 def stage_evaluate(run: Run) -> None:
@@ -149,6 +179,9 @@ def stage_evaluate(run: Run) -> None:
 
     p = run.plan["evaluate"]
     model_dir, out = run.work / "base", run.work / "evaluation"
+    stage = run.work / "superres-run" / "superres"
+    if stage.is_dir():  # the model "has one" from now on
+        shutil.copytree(stage, model_dir / "superres", dirs_exist_ok=True)
     parser = argparse.ArgumentParser()
     evaluate.configure(parser)
     args = parser.parse_args(["--model", str(model_dir), "--data", run.args.data, "--n", str(p["n"]),
@@ -184,7 +217,7 @@ def stage_tutorial(run: Run) -> None:
     run.command("tutorial", ["-m", "bench.train", "--data", run.args.data, "--preset", p["preset"],
                              "--resolution", str(p["resolution"]), "--batch", str(p["batch"]),
                              "--epochs", str(p["epochs"]), "--images", str(p["images"]),
-                             "--threads", str(os.cpu_count() or 1)], limit=run.left())
+                             "--threads", str(os.cpu_count() or 1)], limit=min(run.left(), p["minutes"] * 60))
     result = json.loads((PROJECT / "bench" / "results" / "train.json").read_text())
     ours, ref = result["ours"], result["reference"]
     run.figures["tutorial"] = {"ours_img_per_s": ours["img_per_s"], "tutorial_img_per_s": ref["img_per_s"],
@@ -193,8 +226,12 @@ def stage_tutorial(run: Run) -> None:
                                "tutorial_peak_bytes_batch16": ref["gpu_peak_bytes"]}
 
 
-# In the order of the issue's goals: the first H100 run (budget 440 s) ran out after base and superres.
-STAGES = {"base": stage_base, "tutorial": stage_tutorial, "superres": stage_superres, "evaluate": stage_evaluate}
+STAGES = {"tutorial": stage_tutorial, "base": stage_base, "lowmem": stage_lowmem, "superres": stage_superres,
+          "default-sr": lambda run: stage_superres(run, "default-sr"),
+          "default-sr-wide": lambda run: stage_superres(run, "default-sr-wide"), "evaluate": stage_evaluate}
+# The groups run one after another, the stages of a group side by side. The first H100 run (budget 440 s,
+# one stage at a time) ran out after base and superres.
+SCHEDULE = (("tutorial",), ("base", "lowmem", "superres", "default-sr", "default-sr-wide"), ("evaluate",))
 
 
 def environment() -> dict:
@@ -209,14 +246,18 @@ def environment() -> dict:
 def pack(run: Run) -> None:
     """results.tar: what fits and is worth keeping; the files that come back are named in the module doc."""
     (run.work / "figures.json").write_text(json.dumps(run.figures, indent=2, default=str))
-    wanted = [run.work / "figures.json", *sorted(run.work.glob("*.log")),
-              run.work / "superres-run" / "superres", run.work / "superres-run" / "log.jsonl",
+    wanted = [run.work / "figures.json", *sorted(run.work.glob("*.log")), PROJECT / "bench" / "results" / "train.json",
               run.work / "evaluation" / "evaluation.json", run.work / "evaluation" / "memorization.png"]
+    for name in ("superres", "default-sr", "default-sr-wide"):
+        wanted += [run.work / f"{name}-run" / part for part in ("superres", "log.jsonl", "preview.png", "run.json")]
     wanted += [run.work / "base" / name for name in ("README.md", "training.json", "train_log.jsonl", "preview.png")]
+    wanted += [run.work / "lowmem" / "training.json"]
+    for old in run.out.glob("results.tar*"):
+        old.unlink()
     with tarfile.open(run.out / "results.tar", "w") as tar:
         for path in wanted:
             if path.exists():
-                tar.add(path, arcname=str(path.relative_to(run.work)))
+                tar.add(path, arcname=path.name if path.is_relative_to(PROJECT) else str(path.relative_to(run.work)))
     preview = run.work / "superres-run" / "preview.png"
     if preview.exists():
         (run.out / "preview.png").write_bytes(preview.read_bytes())
@@ -250,7 +291,9 @@ def table(figures: dict) -> str:
         ("base: peak GPU memory (batch of the run)", get("base", "peak_mem_bytes", "{:.1f} GB", 1 / GB), ""),
         ("ours vs tutorial img/s (batch 16)", get("tutorial", "ratio", "{:.1f}x"), "faster"),
         ("peak GPU memory at batch 16", get("tutorial", "ours_peak_bytes_batch16", "{:.1f} GB", 1 / GB), "<= 6 GB"),
-        ("superres: steps / img/s", f"{get('superres', 'steps')} / {get('superres', 'img_per_s', '{:.0f}')}", ""),
+        ("... with gradient checkpointing", get("lowmem", "peak_mem_bytes", "{:.1f} GB", 1 / GB), "<= 6 GB"),
+        *((f"{name}: steps / img/s", f"{get(name, 'steps')} / {get(name, 'img_per_s', '{:.0f}')}", "")
+          for name in ("superres", "default-sr", "default-sr-wide")),
         ("finished postcard side", get("evaluate", "side", "{} px"), ">= 512 px"),
         ("seconds per finished postcard", get("evaluate", "seconds_per_postcard", "{:.2f} s"), ""),
         ("SWD x1e3 (photos' yardstick)",
@@ -267,6 +310,20 @@ def table(figures: dict) -> str:
     return "\n".join(f"{name:{width}s}  {value:24s}  {goal}" for name, value, goal in rows)
 
 
+def attempt(run: Run, name: str) -> None:
+    if run.left() < NEED[name] * (0.2 if run.args.dry_run else 1):
+        run.figures[name] = f"skipped: {run.left():.0f} s left of the budget"
+        return
+    began = time.monotonic()
+    try:
+        STAGES[name](run)
+        figures = json.dumps(run.figures.get(name), default=str)[:400]
+        print(f"[{name}] done in {time.monotonic() - began:.0f} s: {figures}", flush=True)
+    except Exception as e:  # one stage's failure must not cost the others' figures
+        run.figures[name] = f"failed: {type(e).__name__}: {e}"
+        print(f"[{name}] {run.figures[name]}", flush=True)
+
+
 def main(argv=None) -> int:
     import torch
 
@@ -279,19 +336,16 @@ def main(argv=None) -> int:
     run.figures["environment"] = environment()
     print(json.dumps(run.figures["environment"]), flush=True)
     chosen = args.only.split(",") if args.only else list(STAGES)
-    for name in chosen:
-        if run.left() < NEED[name] * (0.2 if args.dry_run else 1):
-            run.figures[name] = f"skipped: {run.left():.0f} s left of the budget"
-            continue
-        began = time.monotonic()
-        try:
-            STAGES[name](run)
-            figures = json.dumps(run.figures.get(name), default=str)[:400]
-            print(f"[{name}] done in {time.monotonic() - began:.0f} s: {figures}", flush=True)
-        except Exception as e:  # one stage's failure must not cost the others' figures
-            run.figures[name] = f"failed: {type(e).__name__}: {e}"
-            print(f"[{name}] {run.figures[name]}", flush=True)
-    pack(run)
+    unknown = set(chosen) - set(STAGES)
+    if unknown:
+        print(f"bench.gpu: --only {args.only}: expected stages among {', '.join(STAGES)}, found {', '.join(unknown)}")
+        return 2
+    for group in SCHEDULE:
+        names = [name for name in group if name in chosen]
+        if names:
+            with ThreadPoolExecutor(len(names)) as pool:  # each stage's work is its own process
+                list(pool.map(lambda name: attempt(run, name), names))
+            pack(run)  # what is done comes back even if the call is stopped later
     print(f"\nwork folder {run.work}; results in {run.out}: {', '.join(sorted(p.name for p in run.out.iterdir()))}")
     print(table(run.figures))
     return 0
