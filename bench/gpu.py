@@ -253,7 +253,9 @@ def pack(run: Run) -> None:
     wanted = [run.work / "figures.json", *sorted(run.work.glob("*.log")), PROJECT / "bench" / "results" / "train.json",
               run.work / "evaluation" / "evaluation.json", run.work / "evaluation" / "memorization.png"]
     for name in ("superres", "default-sr", "default-sr-wide"):
-        wanted += [run.work / f"{name}-run" / part for part in ("superres", "log.jsonl", "preview.png", "run.json")]
+        wanted += [run.work / f"{name}-run" / part for part in ("superres", "log.jsonl", "run.json")]
+    # the 512 px stage's preview comes back as preview.png of its own (7 MB); the 256 px ones are small
+    wanted += [run.work / f"{name}-run" / "preview.png" for name in ("default-sr", "default-sr-wide")]
     wanted += [run.work / "base" / name for name in ("README.md", "training.json", "train_log.jsonl", "preview.png")]
     wanted += [run.work / "lowmem" / "training.json"]
     for old in run.out.glob("results.tar*"):
