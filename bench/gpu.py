@@ -6,7 +6,7 @@ Run it through bench/gpu_run.sh (which installs what the GPU machine lacks first
 GPU") says how to call it with the device tool. Stages, each in its own process where it trains, each given
 what is left of --budget and skipped when too little is left, one at a time: side by side on the H200 (the
 second GPU run) the three super-resolution trainings made 13 steps in 2 minutes instead of ~400, and the
-base lost 28 % of its img/s.
+base's first 100 steps took 85 s.
   tutorial   bench.train: our loop vs the diffusers tutorial's, base preset, 128 px, batch 16 (img/s ratio,
              peak GPU memory at batch 16, goal <= 6 GB)
   base       python -m training, base preset, 128 px, 200 epochs (RGB + the animal's mask when --masks):
