@@ -15,8 +15,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from bench.recipes import DATA, mean_colour_spread
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

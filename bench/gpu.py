@@ -334,6 +334,10 @@ def main(argv=None) -> int:
     import torch
 
     args = parse(argv)
+    unknown = set(args.only.split(",") if args.only else ()) - set(STAGES)
+    if unknown:
+        print(f"bench.gpu: --only {args.only}: expected stages among {', '.join(STAGES)}, found {', '.join(unknown)}")
+        return 2
     if not (torch.cuda.is_available() or args.dry_run):
         print("bench.gpu: no GPU here; nothing run (--dry-run runs the same stages at tiny sizes on the CPU)")
         return 0
@@ -341,10 +345,6 @@ def main(argv=None) -> int:
     run.out.mkdir(parents=True, exist_ok=True)
     run.figures["environment"] = environment()
     print(json.dumps(run.figures["environment"]), flush=True)
-    unknown = set(run.chosen) - set(STAGES)
-    if unknown:
-        print(f"bench.gpu: --only {args.only}: expected stages among {', '.join(STAGES)}, found {', '.join(unknown)}")
-        return 2
     for name in (name for name in STAGES if name in run.chosen):
         attempt(run, name)
         pack(run)  # what is done comes back even if the call is stopped later

@@ -306,7 +306,7 @@ def load_folder(folder: Path, resolution: int, threads: int | None = None, masks
 
 def load_hub_dataset(name: str, resolution: int, short_side: int | None = None) -> ImageSet:
     """A Hugging Face `datasets` name: its first image column, split 'train'."""
-    hint = f"pass a local folder of images instead, e.g. --data /path/to/photos"
+    hint = "pass a local folder of images instead, e.g. --data /path/to/photos"
     try:
         import datasets
     except ImportError:

@@ -112,8 +112,6 @@ def load_checkpoint(out: Path, unet, ema, optimizer, generator) -> dict:
 
 def residual_spread(images, args, generator, device) -> float:
     """The spread of (crop - upsample of its low-res twin) over 256 crops: the residual's scale."""
-    import torch
-
     hi = photos.crops(images, 256, args.crop, generator, device)
     cond = upsample(photos.low_res(hi, args.factor, generator), args.factor)
     return round(float((hi - cond).std()), 4)
