@@ -16,6 +16,9 @@ base's first 100 steps took 85 s.
   superres   python -m training.superres, 128 -> 512 px (factor 4), for --sr-minutes
   default-sr, default-sr-wide
              python -m training.superres, 64 -> 256 px as models/default uses it: its own widths and 32,64,96,128
+  default-base
+             python -m training, models/default's base (small, 64 px, RGB + mask) on ~5x the images its CPU
+             run saw; the whole folder comes back
   evaluate   postcards evaluate on base + stage at 512 px: SWD, colour distance, cast rate, near-copies;
              seconds per finished postcard; grid.png of 16 finished postcards (+ grid.mask.png)
 What comes back (at most 8 files, 16 MiB each): results.tar (the three stages in fp16, the base model's card,
@@ -68,10 +71,13 @@ PLAN = {
                         {"crop": 32, "batch": 4, "channels": "8,16", "layers": 1, "minutes": 0.1, "postcard": 16,
                          "threads": 1}),
     "evaluate": ({"n": 64, "batch": 32}, {"n": 4, "batch": 4}),
+    # the CPU default's base (small preset, 64 px, its recipe), with ~5x the images its CPU run saw
+    "default-base": ({"preset": "small", "resolution": 64, "batch": 128, "max_steps": 4000, "minutes": 7.0},
+                     {"preset": "tiny", "resolution": 32, "batch": 16, "max_steps": 4, "minutes": 1.0, "threads": 1}),
 }
 # seconds a stage needs at least (the H200 runs: tutorial 81 s, evaluate 45 s, a stage's start ~25 s)
 NEED = {"tutorial": 90, "base": 200, "lowmem": 45, "superres": 90, "evaluate": 60, "default-sr": 70,
-        "default-sr-wide": 70}
+        "default-sr-wide": 70, "default-base": 120}
 
 
 def parse(argv=None):
@@ -146,6 +152,14 @@ def stage_base(run: Run) -> None:
     p = run.plan["base"]
     minutes = min(p["minutes"], (run.left() - run.reserve("base")) / 60)
     run.figures["base"] = training(run, "base", ["--epochs", str(p["epochs"]), "--time-limit", str(minutes)])
+
+
+def stage_default_base(run: Run) -> None:
+    """A base for models/default, to compare with its CPU-trained one here: the folder comes back whole."""
+    p = run.plan["default-base"]
+    minutes = min(p["minutes"], (run.left() - 30) / 60)
+    run.figures["default-base"] = training(run, "default-base", ["--max-steps", str(p["max_steps"]),
+                                                                 "--time-limit", str(minutes)])
 
 
 def stage_lowmem(run: Run) -> None:
@@ -235,7 +249,7 @@ def stage_tutorial(run: Run) -> None:
 # In the order of the issue's goals; the stages for the CPU default take what is left.
 STAGES = {"tutorial": stage_tutorial, "base": stage_base, "lowmem": stage_lowmem, "superres": stage_superres,
           "evaluate": stage_evaluate, "default-sr": lambda run: stage_superres(run, "default-sr"),
-          "default-sr-wide": lambda run: stage_superres(run, "default-sr-wide")}
+          "default-sr-wide": lambda run: stage_superres(run, "default-sr-wide"), "default-base": stage_default_base}
 
 
 def environment() -> dict:
@@ -257,13 +271,14 @@ def pack(run: Run) -> None:
     # the 512 px stage's preview comes back as preview.png of its own (7 MB); the 256 px ones are small
     wanted += [run.work / f"{name}-run" / "preview.png" for name in ("default-sr", "default-sr-wide")]
     wanted += [run.work / "base" / name for name in ("README.md", "training.json", "train_log.jsonl", "preview.png")]
-    wanted += [run.work / "lowmem" / "training.json"]
+    wanted += [run.work / "lowmem" / "training.json", run.work / "default-base"]
     for old in run.out.glob("results.tar*"):
         old.unlink()
     with tarfile.open(run.out / "results.tar", "w") as tar:
         for path in wanted:
             if path.exists():
-                tar.add(path, arcname=path.name if path.is_relative_to(PROJECT) else str(path.relative_to(run.work)))
+                tar.add(path, arcname=path.name if path.is_relative_to(PROJECT) else str(path.relative_to(run.work)),
+                        filter=lambda member: None if "/checkpoints" in member.name else member)  # the export is enough
     preview = run.work / "superres-run" / "preview.png"
     if preview.exists():
         (run.out / "preview.png").write_bytes(preview.read_bytes())
@@ -300,6 +315,8 @@ def table(figures: dict) -> str:
         ("... with gradient checkpointing", get("lowmem", "peak_mem_bytes", "{:.1f} GB", 1 / GB), "<= 6 GB"),
         *((f"{name}: steps / img/s", f"{get(name, 'steps')} / {get(name, 'img_per_s', '{:.0f}')}", "")
           for name in ("superres", "default-sr", "default-sr-wide")),
+        ("default-base: steps / img/s", f"{get('default-base', 'steps')} / "
+                                        f"{get('default-base', 'img_per_s', '{:.0f}')}", ""),
         ("finished postcard side", get("evaluate", "side", "{} px"), ">= 512 px"),
         ("seconds per finished postcard", get("evaluate", "seconds_per_postcard", "{:.2f} s"), ""),
         ("SWD x1e3 (photos' yardstick)",
