@@ -21,10 +21,11 @@ base's first 100 steps took 85 s.
              run saw; the whole folder comes back
   evaluate   postcards evaluate on base + stage at 512 px: SWD, colour distance, cast rate, near-copies;
              seconds per finished postcard; grid.png of 16 finished postcards (+ grid.mask.png)
-What comes back (at most 8 files, 16 MiB each): results.tar (the three stages in fp16, the base model's card,
-training.json, evaluation.json, bench.train's figures, logs, figures as JSON), grid.png, grid.mask.png, preview.png, log.txt (the
-shell's tee). The base UNet (~114M parameters, ~228 MB in fp16) is larger than all the files that can
-come back together (64 MiB), so it stays on the machine; its card, metrics and grid come back.
+What comes back (at most 8 files, 16 MiB each): results.tar (the super-resolution stages in fp16, the base
+model's card, training.json, evaluation.json, bench.train's figures, default-base's folder without its
+checkpoints, logs, figures as JSON), grid.png, grid.mask.png, preview.png, log.txt (the shell's tee). The
+base UNet (~114M parameters, ~228 MB in fp16) is larger than all the files that can come back together
+(64 MiB), so it stays on the machine; its card, metrics and grid come back.
 
 --dry-run runs the same code paths on the CPU with a tiny preset at 32 px in a few minutes.
 
