@@ -109,12 +109,11 @@ def missing_files(path: Path) -> list[str]:
 def model_side(model_folder: str | Path) -> int | None:
     """A model's finished picture size (its super-resolution stage's factor included), read from its
     configs without loading torch (None if unreadable)."""
-    from engine.postcards.superres import FOLDER, SETTINGS
+    from engine.postcards.superres import FOLDER, has_stage, read_settings
 
     try:
         size = check_unet_config(Path(model_folder))["sample_size"]
-        stage = Path(model_folder) / FOLDER / SETTINGS
-        factor = int(json.loads(stage.read_text())["factor"]) if stage.is_file() else 1
+        factor = read_settings(Path(model_folder) / FOLDER).total_factor if has_stage(model_folder) else 1
     except (UserError, OSError, ValueError, KeyError, TypeError):
         return None  # loading it says why, in the sampler
     return (max(size) if isinstance(size, list) else size) * factor

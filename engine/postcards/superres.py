@@ -10,9 +10,12 @@ stage's own scheduler: a few UNet calls at the full size. Being fully convolutio
 and runs at any size.
 
 A model "has one" when its folder holds `superres/`:
-    superres/superres.json                 factor, condition channels, residual scale, strength, steps
+    superres/superres.json                 factor, condition channels, residual scale, strength, steps,
+                                           passes (optional, default 1)
     superres/unet/config.json + *.safetensors
     superres/scheduler/scheduler_config.json
+A stage with `passes` > 1 runs that many times in a row, each pass `factor` times larger: a 2x stage run
+twice brings 64 px to 256 px one octave at a time, each octave's detail painted on the last one's.
 A fourth channel (the animal's mask) is not diffused: it is upscaled bilinearly and thresholded at half.
 """
 
@@ -45,12 +48,18 @@ SEED_OFFSET = 0x5EED_0000
 @dataclass(frozen=True)
 class Settings:
     """superres.json: how to run the stage."""
-    factor: int              # output side / input side
+    factor: int              # output side / input side, of one pass
     condition_channels: int  # channels of the upsampled postcard the UNet sees beside the noisy residual
     residual_scale: float    # (hi-res - upsample) / residual_scale is what the stage diffuses
     start_strength: float    # fraction of the schedule the sampling starts at (SDEdit)
     max_strength: float      # the highest noise level training covered; start_strength may not exceed it
-    steps: int               # scheduler steps from start_strength to the clean picture
+    steps: int               # scheduler steps from start_strength to the clean picture, in each pass
+    passes: int = 1          # times the stage runs in a row
+
+    @property
+    def total_factor(self) -> int:
+        """Output side / input side, all passes together."""
+        return self.factor ** self.passes
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -68,7 +77,7 @@ class Stage:
 
     @property
     def factor(self) -> int:
-        return self.settings.factor
+        return self.settings.total_factor
 
 
 def has_stage(model_folder: str | Path) -> bool:
@@ -85,7 +94,8 @@ def read_settings(folder: Path) -> Settings:
                         residual_scale=checks.get(data, path, "residual_scale", float, 1e-3, 10.0),
                         start_strength=checks.get(data, path, "start_strength", float, 0.01, 1.0),
                         max_strength=checks.get(data, path, "max_strength", float, 0.01, 1.0),
-                        steps=checks.get(data, path, "steps", int, 1, 50))
+                        steps=checks.get(data, path, "steps", int, 1, 50),
+                        passes=checks.get(data, path, "passes", int, 1, 3) if "passes" in data else 1)
     if settings.start_strength > settings.max_strength:
         raise UserError(f"{path}: key 'start_strength': expected at most max_strength "
                         f"({settings.max_strength}: the noise levels training covered), "
@@ -236,7 +246,10 @@ def upscale(postcards: np.ndarray, stage: Stage, seed: int = 0, *, strength: flo
         raise ValueError(f"postcards: expected uint8 (n, H, W, 3 or 4), found {postcards.dtype} {postcards.shape}")
     x = torch.from_numpy(np.ascontiguousarray(postcards)).permute(0, 3, 1, 2).float() / 127.5 - 1
     generators = [torch.Generator("cpu").manual_seed(seed + i + SEED_OFFSET) for i in range(len(postcards))]
-    rgb = refine(stage, upsample(x[:, :3], stage.factor), generators, strength=strength, steps=steps).cpu()
+    rgb = x[:, :3]
+    for _ in range(stage.settings.passes):
+        rgb = refine(stage, upsample(rgb, stage.settings.factor), generators, strength=strength, steps=steps)
+    rgb = rgb.cpu()
     if postcards.shape[-1] == 4:
         mask = F.interpolate(x[:, 3:], scale_factor=stage.factor, mode="bilinear", align_corners=False)
         rgb = torch.cat([rgb, torch.where(mask > 0, 1.0, -1.0)], dim=1)

@@ -82,6 +82,25 @@ def test_a_mask_channel_is_upscaled_and_stays_binary(stage):
     assert out[0, 32, 32, 3] == 255 and out[0, 2, 2, 3] == 0
 
 
+def test_a_stage_with_two_passes_runs_twice(tmp_path):
+    """A 2x stage run twice: 16 px -> 64 px, the mask along, the same seed the same pixels."""
+    octave = Settings(factor=2, condition_channels=3, residual_scale=0.2, start_strength=0.4, max_strength=0.7,
+                      steps=2, passes=2)
+    stage = load_stage(save_tiny_stage(tmp_path / "superres", octave))
+    assert stage.factor == 4 and stage.settings.passes == 2
+    images = postcards(2, 16, 4)
+    out = upscale(images, stage, seed=1)
+    assert out.shape == (2, 64, 64, 4) and set(np.unique(out[..., 3])) <= {0, 255}
+    assert np.array_equal(out, upscale(images, stage, seed=1))
+
+
+def test_a_stage_without_passes_runs_once(stage_folder, tmp_path):
+    folder = tmp_path / "superres"
+    shutil.copytree(stage_folder, folder)
+    edit(folder, "superres.json", passes=None)  # stages written before passes existed
+    assert load_stage(folder).settings.passes == 1
+
+
 def test_strength_beyond_training_is_refused(stage):
     with pytest.raises(ValueError, match="strength"):
         upscale(postcards(1), stage, strength=0.9)
@@ -102,6 +121,7 @@ def edit(folder: Path, name: str, **changes) -> None:
     ("superres.json", {"factor": "four"}, r"superres\.json: key 'factor': expected int in \[2, 8\], found 'four'"),
     ("superres.json", {"factor": 16}, r"superres\.json: key 'factor'.*found 16"),
     ("superres.json", {"steps": None}, r"superres\.json: key 'steps': expected int, found no such key"),
+    ("superres.json", {"passes": 4}, r"superres\.json: key 'passes': expected int in \[1, 3\], found 4"),
     ("superres.json", {"start_strength": 0.9}, r"superres\.json: key 'start_strength': expected at most max_strength"),
     ("superres.json", {"residual_scale": True}, r"key 'residual_scale'"),
     ("unet/config.json", {"in_channels": 4},
@@ -190,6 +210,13 @@ def test_the_maker_paints_finished_postcards_with_enlarged_previews(model_with_s
     assert previews and all(p.shape == (128, 128, 3) for p in previews)
     again, = maker.paint(seed=9)
     assert np.array_equal(again[0], picture)
+
+
+def test_a_model_side_counts_every_pass(model_with_stage):
+    from engine.postcards.store import model_side
+
+    edit(model_with_stage / "superres", "superres.json", factor=2, passes=3)
+    assert model_side(model_with_stage) == 32 * 8
 
 
 def test_a_model_with_a_bad_stage_is_refused_before_loading(model_with_stage):

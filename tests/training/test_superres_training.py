@@ -51,6 +51,16 @@ def test_a_run_exports_a_stage_and_resumes(photos, tmp_path):
     assert json.loads((out / "run.json").read_text())["crop"] == 32  # the first session's shape is kept
 
 
+def test_a_two_pass_stage_learns_one_octave_from_the_scales_asked(photos, tmp_path):
+    out = tmp_path / "run"
+    assert main(["--data", str(photos), "--out", str(out), "--steps", "1", "--holdout", "0", "--factor", "2",
+                 "--passes", "2", "--scales", "128,200", *TINY]) == 0
+    stage = load_stage(out / "superres")
+    assert (stage.settings.factor, stage.settings.passes, stage.factor) == (2, 2, 4)
+    assert upscale(np.zeros((1, 8, 8, 3), np.uint8), stage).shape == (1, 32, 32, 3)
+    assert json.loads((out / "run.json").read_text())["scales"] == [128, 200]
+
+
 def test_a_full_out_folder_needs_resume_or_overwrite(photos, tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()

@@ -18,15 +18,27 @@ import sys
 
 from engine.errors import UserError
 from engine.logs import setup_logging
+from training.superres import photos
+
+
+def whole_numbers(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, found {text!r}") from None
 
 
 def channels(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, found {text!r}") from None
+    values = whole_numbers(text)
     if not values or any(v < 8 or v % 8 for v in values):
         raise argparse.ArgumentTypeError(f"expected multiples of 8, found {text!r}")
+    return values
+
+
+def sides(text: str) -> list[int]:
+    values = whole_numbers(text)
+    if not values or any(v < 32 for v in values):
+        raise argparse.ArgumentTypeError(f"expected sides of at least 32 px, found {text!r}")
     return values
 
 
@@ -34,7 +46,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--data", required=True, metavar="DIR", help="folder of full-resolution photos")
     a("--out", required=True, metavar="DIR", help="run folder (stage, checkpoints, log)")
-    a("--factor", type=int, default=4, choices=(2, 4, 8), help="upscaling factor (default: 4, 64 -> 256 px)")
+    a("--factor", type=int, default=4, choices=(2, 4, 8), help="upscaling factor of one pass (default: 4, 64 -> 256 px)")
+    a("--scales", type=sides, default=list(photos.SCALES), metavar="PX1,PX2,...",
+      help="short sides the photos are stored at, the scales crops come from (default: %s): the detail "
+           "the stage learns is that of photos this size" % ",".join(map(str, photos.SCALES)))
+    a("--passes", type=int, default=1, choices=(1, 2, 3),
+      help="times the stage runs in a row when it upscales (default: 1); a 2x stage run twice brings 64 px "
+           "to 256 px one octave at a time")
     a("--crop", type=int, default=64, metavar="PX", help="hi-res training crop side (default: 64)")
     a("--batch", type=int, default=16, help="crops per step (default: 16)")
     a("--steps", type=int, default=3000, help="at most this many optimiser steps (default: 3000)")

@@ -29,7 +29,7 @@ STAGE = "superres"
 CHECKPOINTS = "checkpoints"
 TIMESTEPS = 1000
 # Arguments that shape the model or the data: a resumed run keeps the first session's values.
-FIXED = ("data", "factor", "crop", "batch", "channels", "layers", "groups", "max_strength", "lr", "warmup",
+FIXED = ("data", "scales", "factor", "passes", "crop", "batch", "channels", "layers", "groups", "max_strength", "lr", "warmup",
          "seed", "holdout", "ema", "sampler")
 
 
@@ -149,7 +149,8 @@ def export(out: Path, ema, settings: Settings, sampler: str, holdout: list[Path]
     os.rename(tmp, final)
     shutil.rmtree(old, ignore_errors=True)
     if holdout:
-        preview(final, holdout[:4], settings.factor, postcard * settings.factor, device).save(out / "preview.png")
+        factor = settings.total_factor
+        preview(final, holdout[:4], factor, postcard * factor, device).save(out / "preview.png")
 
 
 def train(args) -> int:
@@ -163,8 +164,8 @@ def train(args) -> int:
         if not (out / RUN).is_file():
             raise UserError(f"--resume: expected {out / RUN} from an earlier run, found none")
         first = json.loads((out / RUN).read_text())
-        for key in FIXED:
-            setattr(args, key, first[key])
+        for key in FIXED:  # a key newer than the run keeps its default
+            setattr(args, key, first.get(key, getattr(args, key)))
     elif out.exists() and any(out.iterdir()):
         if not args.overwrite:
             raise UserError(f"--out {out}: the folder exists and is not empty; pass --resume or --overwrite")
@@ -177,7 +178,7 @@ def train(args) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() and args.device == "auto" else
                           ("cpu" if args.device == "auto" else args.device))
     train_paths, held = photos.split(photos.photo_paths(Path(args.data)), args.holdout)
-    images = photos.load(train_paths, args.crop, threads=args.threads)
+    images = photos.load(train_paths, args.crop, tuple(args.scales), threads=args.threads)
     out.mkdir(parents=True, exist_ok=True)
     if not args.resume:
         (out / RUN).write_text(json.dumps({k: v for k, v in vars(args).items() if k != "func"}, indent=2))
@@ -196,7 +197,7 @@ def train(args) -> int:
         meta = load_checkpoint(out, unet, ema, optimizer, generator)
         step = meta["step"]
     scale = meta.get("residual_scale") or residual_spread(images, args, generator, device)
-    settings = Settings(factor=args.factor, condition_channels=3, residual_scale=scale,
+    settings = Settings(factor=args.factor, passes=args.passes, condition_channels=3, residual_scale=scale,
                         start_strength=args.start_strength, max_strength=args.max_strength, steps=args.sample_steps)
     top = round(args.max_strength * TIMESTEPS)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
