@@ -41,6 +41,7 @@ PREDICTIONS = ("epsilon", "v_prediction", "sample")
 BLOCKS = ({"DownBlock2D", "ResnetDownsampleBlock2D"}, {"UpBlock2D", "ResnetUpsampleBlock2D"})
 MAX_PARAMS = 100_000_000     # a super-resolution stage is small; anything larger is not one of ours
 MAX_CHANNELS = 1024
+MAX_FACTOR = 8               # all passes together: a hostile superres.json must not ask for a giant picture
 # Postcard i's detail noise comes from seed + i + SEED_OFFSET: not the same numbers as its base noise (seed + i).
 SEED_OFFSET = 0x5EED_0000
 
@@ -96,6 +97,9 @@ def read_settings(folder: Path) -> Settings:
                         max_strength=checks.get(data, path, "max_strength", float, 0.01, 1.0),
                         steps=checks.get(data, path, "steps", int, 1, 50),
                         passes=checks.get(data, path, "passes", int, 1, 3) if "passes" in data else 1)
+    if settings.total_factor > MAX_FACTOR:
+        raise UserError(f"{path}: key 'passes': expected factor ** passes at most {MAX_FACTOR}, "
+                        f"found {settings.factor} ** {settings.passes}")
     if settings.start_strength > settings.max_strength:
         raise UserError(f"{path}: key 'start_strength': expected at most max_strength "
                         f"({settings.max_strength}: the noise levels training covered), "

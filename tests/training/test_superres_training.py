@@ -78,6 +78,12 @@ def test_photos_too_small_are_named(tmp_path, capsys):
     assert "photo0.jpg" in err and "256 px" in err
 
 
+def test_more_passes_than_a_stage_may_upscale_are_refused(photos, tmp_path, capsys):
+    assert main(["--data", str(photos), "--out", str(tmp_path / "run"), *TINY, "--factor", "4", "--passes", "2"]) == 2
+    assert "--factor 4 --passes 2: expected factor ** passes at most 8, found 16" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_crop_the_unet_cannot_halve_is_refused(photos, tmp_path, capsys):
     assert main(["--data", str(photos), "--out", str(tmp_path / "run"), *TINY, "--crop", "36"]) == 2
     assert "--crop 36: expected a multiple of 8" in capsys.readouterr().err

@@ -18,6 +18,7 @@ import sys
 
 from engine.errors import UserError
 from engine.logs import setup_logging
+from engine.postcards.superres import MAX_FACTOR
 from training.superres import photos
 
 
@@ -95,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.resume and args.overwrite:
             raise UserError("--resume and --overwrite: expected one of them, found both")
+        if args.factor ** args.passes > MAX_FACTOR:
+            raise UserError(f"--factor {args.factor} --passes {args.passes}: expected factor ** passes at most "
+                            f"{MAX_FACTOR}, found {args.factor ** args.passes}")
         if not 0 < args.start_strength <= args.max_strength <= 1:
             raise UserError(f"--start-strength {args.start_strength}, --max-strength {args.max_strength}: "
                             f"expected 0 < start <= max <= 1")

@@ -29,8 +29,8 @@ STAGE = "superres"
 CHECKPOINTS = "checkpoints"
 TIMESTEPS = 1000
 # Arguments that shape the model or the data: a resumed run keeps the first session's values.
-FIXED = ("data", "scales", "factor", "passes", "crop", "batch", "channels", "layers", "groups", "max_strength", "lr", "warmup",
-         "seed", "holdout", "ema", "sampler")
+FIXED = ("data", "scales", "factor", "passes", "crop", "batch", "channels", "layers", "groups", "max_strength",
+         "lr", "warmup", "seed", "holdout", "ema", "sampler")
 
 
 def make_unet(args):
