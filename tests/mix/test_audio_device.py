@@ -77,8 +77,11 @@ def test_a_restarted_player_reopens_the_output_chosen_at_start(caplog):
         assert wait_for(lambda: connections(first)), "PortAudio connected our ports to nothing"
         chosen = connections(first)
         trap = Trap()  # comes while the show plays; before, the player's restart searched "JACK" again
-        os.kill(audio.player.pid, signal.SIGKILL)
+        old = audio.player.pid
+        os.kill(old, signal.SIGKILL)
         assert wait_for(lambda: audio.stats["player_restarts"] == 1)
+        # The count goes up just before the new process exists: wait for its pid, not the count alone.
+        assert wait_for(lambda: audio.player.pid not in (None, old))
         again = f"postcards-{audio.player.pid}:out_0"
         assert wait_for(lambda: audio.callbacks > 50 and connections(again))
         assert connections(again) == chosen and not any("jacktrap" in port for port in connections(again))
