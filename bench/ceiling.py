@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.superres import DATA, bicubic, shrink
+from training.superres.__main__ import whole_numbers
 
 
 def parse(argv=None):
@@ -28,7 +29,8 @@ def parse(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DATA), help="photos (default: the camouflage set)")
     parser.add_argument("--side", type=int, default=256, help="finished postcard size (default: 256)")
-    parser.add_argument("--via", default="64,128", metavar="S1,S2", help="postcard sizes to shrink to (default: 64,128)")
+    parser.add_argument("--via", type=whole_numbers, default=[64, 128], metavar="S1,S2",
+                        help="postcard sizes to shrink to (default: 64,128)")
     parser.add_argument("--stage", action="append", default=[], metavar="DIR",
                         help="a super-resolution stage folder to upscale with as well (repeatable); it is used "
                              "from the --via size its factor fits")
@@ -60,7 +62,7 @@ def main(argv=None) -> int:
         print(json.dumps(row), flush=True)
 
     score("photos themselves (yardstick)", ours)
-    for via in (int(v) for v in args.via.split(",")):
+    for via in args.via:
         small = shrink(ours, via)
         score(f"{via} px, bicubic", bicubic(small, args.side // via))
         for folder in args.stage:

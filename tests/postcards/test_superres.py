@@ -122,8 +122,8 @@ def edit(folder: Path, name: str, **changes) -> None:
     ("superres.json", {"factor": 16}, r"superres\.json: key 'factor'.*found 16"),
     ("superres.json", {"steps": None}, r"superres\.json: key 'steps': expected int, found no such key"),
     ("superres.json", {"passes": 4}, r"superres\.json: key 'passes': expected int in \[1, 3\], found 4"),
-    ("superres.json", {"factor": 4, "passes": 2}, r"superres\.json: key 'passes': expected factor \*\* passes at most 8, "
-                                                  r"found 4 \*\* 2"),
+    ("superres.json", {"factor": 4, "passes": 2},
+     r"superres\.json: key 'passes': expected factor \*\* passes at most 8, found 4 \*\* 2"),
     ("superres.json", {"start_strength": 0.9}, r"superres\.json: key 'start_strength': expected at most max_strength"),
     ("superres.json", {"residual_scale": True}, r"key 'residual_scale'"),
     ("unet/config.json", {"in_channels": 4},

@@ -47,7 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--data", required=True, metavar="DIR", help="folder of full-resolution photos")
     a("--out", required=True, metavar="DIR", help="run folder (stage, checkpoints, log)")
-    a("--factor", type=int, default=4, choices=(2, 4, 8), help="upscaling factor of one pass (default: 4, 64 -> 256 px)")
+    a("--factor", type=int, default=4, choices=(2, 4, 8),
+      help="upscaling factor of one pass (default: 4, 64 -> 256 px)")
     a("--scales", type=sides, default=list(photos.SCALES), metavar="PX1,PX2,...",
       help="short sides the photos are stored at, the scales crops come from (default: %s): the detail "
            "the stage learns is that of photos this size" % ",".join(map(str, photos.SCALES)))
