@@ -31,7 +31,7 @@ def parse(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="model folder name in models/, or a path (default: default, when it exists)")
     parser.add_argument("--random", metavar="PRESET", help="instead: a randomly initialised model of a training "
-                        "preset (tiny, small, base): right for timings, meaningless for SWD")
+                        "preset (tiny, small, small-128, base): right for timings, meaningless for SWD")
     parser.add_argument("--data", default=str(DATA), help="training photos for SWD (default: the camouflage set)")
     parser.add_argument("--n", type=int, default=16, help="postcards per sampler for throughput and SWD (default: 16)")
     parser.add_argument("--batch", type=int, default=16, help="postcards per UNet call when batched (default: 16)")

@@ -17,6 +17,13 @@ def test_tiny_is_under_a_million_parameters_and_small_is_cpu_sized():
     assert 3_000_000 < count(make_unet("small", 64)) < 6_000_000
 
 
+def test_small_128_is_small_with_one_thin_level_on_top():
+    small, fine = PRESETS["small"], PRESETS["small-128"]
+    assert fine.block_out_channels[1:] == small.block_out_channels and fine.block_out_channels[0] == 16
+    assert fine.down_block_types[1:] == small.down_block_types  # attention at 16 px, as small's at 64 px
+    assert fine.resolution == 128 and 3_000_000 < count(make_unet("small-128", 128, channels=4)) < 6_000_000
+
+
 def test_base_is_the_artists_unet():
     base = PRESETS["base"]
     assert base.block_out_channels == (128, 128, 256, 256, 512, 512) and base.layers_per_block == 2
@@ -42,7 +49,7 @@ def test_a_resolution_the_unet_cannot_take_says_which_sizes_work(preset, resolut
 
 
 def test_an_unknown_preset_is_named():
-    with pytest.raises(UserError, match="--preset: expected one of tiny, small, base, found 'huge'"):
+    with pytest.raises(UserError, match="--preset: expected one of tiny, small, small-128, base, found 'huge'"):
         check_resolution("huge", 64)
 
 
