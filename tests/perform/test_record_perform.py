@@ -93,4 +93,7 @@ def test_perform_records_the_show_and_the_mix(project):
     assert abs(found["video"][1] - 3.0) < 0.3
     assert abs(found["audio"][1] - found["video"][1]) <= 1 / 30 + 0.05  # the sound from the first frame on
     samples, rate = soundfile.read(wav, dtype="float32")
-    assert rate == 48000 and abs(len(samples) / rate - 3.0) < 0.3 and abs(samples).max() > 0.01
+    assert rate == 48000 and abs(len(samples) / rate - 3.0) < 0.3
+    # The mix is in the file: not silence. (The rustle's first gusts may stay under -40 dBFS for 3 s: its peak
+    # was 0.0087 in one CI run, so the bar is -60 dBFS.)
+    assert abs(samples).max() > 0.001
