@@ -77,6 +77,7 @@ def sample(unet, scheduler, *, n: int, steps: int, seed: int, device=None, on_st
 
     def postcards(canvas):
         return to_uint8(canvas[:, :, extra:extra + height, :width])
+
     step_kwargs = {"generator": generators} if "generator" in inspect.signature(scheduler.step).parameters else {}
 
     scheduler.set_timesteps(steps, device=device)
