@@ -12,7 +12,6 @@ message prints as: channel (1-16), type, number, value, and the address and valu
 from __future__ import annotations
 
 import argparse
-import queue
 import time
 
 from engine.errors import UserError
@@ -43,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _monitor(args: argparse.Namespace, backend) -> int:
     from engine.control.midi import MidiMap, choose_port, describe, learn_path, load_learned
+    from engine.control.midi_input import READ_SECONDS, open_input
     from engine.show.controls import controls_for
     from engine.settings.scenes import load_all
 
@@ -56,19 +56,18 @@ def _monitor(args: argparse.Namespace, backend) -> int:
     scenes, _ = load_all(config.path("scenes")) if config.path("scenes").is_dir() else ({}, [])
     controls = controls_for(sorted({layer for s in scenes.values() for layer in s.sound.layers}))
     mapping = MidiMap(list(config.midi.map) + load_learned(learn_path(config)))
-    arrived: queue.SimpleQueue = queue.SimpleQueue()
     print(f"monitoring {name!r} (Ctrl-C stops)", flush=True)
     deadline = time.monotonic() + args.seconds if args.seconds is not None else float("inf")
-    with backend.open_input(name, callback=arrived.put):
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    message = arrived.get(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    continue
+    port = open_input(backend, name)
+    try:
+        while time.monotonic() < deadline:
+            for message in port.iter_pending():
                 print(f"{describe(message)}  {_meaning(mapping, message, controls)}", flush=True)
-        except KeyboardInterrupt:
-            pass
+            time.sleep(READ_SECONDS)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        port.close()
     return 0
 
 

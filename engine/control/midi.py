@@ -12,6 +12,7 @@ seconds and reopened when it comes back.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.control.midi_input import READ_SECONDS, open_input
 from engine.settings.config import Config, MidiMapping, MidiSettings
 from engine.show.controls import Command, Control
 from engine.errors import UserError
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 CLOCK_MESSAGES = ("clock", "start", "stop", "continue")
 POLL_SECONDS = 2.0  # how often the port list is checked for an unplugged or returning device
+READ_AT_MOST = 1000  # messages read at once: a flooding device cannot keep the thread from its other work
 
 
 FALLBACKS = ("", "mido.backends.rtmidi/UNIX_JACK")  # ALSA's sequencer, else JACK's MIDI (no /dev/snd/seq)
@@ -208,7 +211,7 @@ def save_learned(path: Path, mappings: list[MidiMapping]) -> None:
 # ---- the controller ------------------------------------------------------------------------------------
 
 class MidiController:
-    """Opens the configured input (and reopens it when it returns); its callback submits Commands."""
+    """Opens the configured input (and reopens it when it returns); its thread reads it and submits Commands."""
 
     def __init__(self, config: Config, show):
         self.settings: MidiSettings = config.midi
@@ -235,7 +238,7 @@ class MidiController:
         if self.clock is not None:
             self.show.tempo.add_source("midi", self.clock)
         self._connect()
-        self._thread = threading.Thread(target=self._watch, name="midi", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="midi", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -246,9 +249,23 @@ class MidiController:
         self._close()
         log.info("MIDI stopped: %s", ", ".join(f"{k} {v}" for k, v in self.stats.items() if v))
 
-    def _watch(self) -> None:
-        while not self._stop.wait(POLL_SECONDS):
-            self._connect()
+    def _run(self) -> None:
+        """The MIDI thread: reads the input every READ_SECONDS, looks for its port every POLL_SECONDS."""
+        look_again = time.monotonic() + POLL_SECONDS
+        while not self._stop.wait(READ_SECONDS):
+            if time.monotonic() >= look_again:
+                self._connect()
+                look_again = time.monotonic() + POLL_SECONDS
+            if self.port is not None:
+                self._read()
+
+    def _read(self) -> None:
+        try:
+            for message in itertools.islice(self.port.iter_pending(), READ_AT_MOST):
+                self._on_message(message)
+        except Exception as e:  # a backend that fails mid-read: opened again once its port is listed again
+            self._problems.warning("MIDI input %r cannot be read: %s", self.port_name, e)
+            self._close()
 
     def _connect(self) -> None:
         try:
@@ -267,7 +284,7 @@ class MidiController:
                                    self.settings.input, ", ".join(names) or "none", POLL_SECONDS)
             return
         try:
-            self.port = self.backend.open_input(name, callback=self._on_message)
+            self.port = open_input(self.backend, name)
         except Exception as e:
             self._problems.warning("MIDI input %r cannot be opened: %s", name, e)
             return
@@ -283,7 +300,7 @@ class MidiController:
                 log.debug("closing MIDI input: %s", e)
             self.port = None
 
-    # ---- rtmidi's thread --------------------------------------------------------------------------
+    # ---- the MIDI thread ----------------------------------------------------------------------------
 
     def _on_message(self, message) -> None:
         try:
