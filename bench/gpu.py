@@ -15,10 +15,11 @@ base's first 100 steps took 85 s.
              GPU memory (goal <= 6 GB) and img/s
   superres   python -m training.superres, 128 -> 512 px (factor 4), for --sr-minutes
   default-sr, default-sr-wide
-             python -m training.superres, 64 -> 256 px as models/default uses it: its own widths and 32,64,96,128
+             python -m training.superres, 128 -> 256 px as models/default uses it (factor 2, two passes'
+             scales): its own widths and 32,64,96,128
   default-base
-             python -m training, models/default's base (small, 64 px, RGB + mask) on ~5x the images its CPU
-             run saw; the whole folder comes back
+             python -m training, models/default's base (small-128, 128 px, RGB + mask) on ~5x the images its
+             CPU run saw; the whole folder comes back
   evaluate   postcards evaluate on base + stage at 512 px: SWD, colour distance, cast rate, near-copies;
              seconds per finished postcard; grid.png of 16 finished postcards (+ grid.mask.png)
 What comes back (at most 8 files, 16 MiB each): results.tar (the super-resolution stages in fp16, the base
@@ -59,21 +60,22 @@ PLAN = {
     "lowmem": ({"preset": "base", "resolution": 128, "max_steps": 40, "batch": 16},
                {"preset": "tiny", "resolution": 32, "max_steps": 4, "batch": 16, "threads": 1}),
     # batch 256: at 64 the H100 run made 569 img/s, held back by per-step overhead, not by the GPU
-    "superres": ({"crop": 128, "batch": 256, "channels": "32,64,96,128", "layers": 2, "minutes": 1.0, "postcard": 128},
-                 {"crop": 32, "batch": 4, "channels": "8,16", "layers": 1, "minutes": 0.1, "postcard": 32,
-                  "threads": 1}),
-    # for models/default (64 px postcards to 256 px, run on the CPU): its stage's widths, and wider ones
-    "default-sr": ({"crop": 128, "batch": 256, "channels": "16,32,64,128", "layers": 2, "minutes": 2.0,
-                    "postcard": 64},
-                   {"crop": 32, "batch": 4, "channels": "8,16", "layers": 1, "minutes": 0.1, "postcard": 16,
-                    "threads": 1}),
-    "default-sr-wide": ({"crop": 128, "batch": 256, "channels": "32,64,96,128", "layers": 2, "minutes": 2.0,
-                         "postcard": 64},
-                        {"crop": 32, "batch": 4, "channels": "8,16", "layers": 1, "minutes": 0.1, "postcard": 16,
-                         "threads": 1}),
+    "superres": ({"factor": 4, "crop": 128, "batch": 256, "channels": "32,64,96,128", "layers": 2, "minutes": 1.0,
+                  "postcard": 128},
+                 {"factor": 4, "crop": 32, "batch": 4, "channels": "8,16", "layers": 1, "minutes": 0.1,
+                  "postcard": 32, "threads": 1}),
+    # for models/default (128 px postcards to 256 px, run on the CPU): its stage's recipe and widths, and wider
+    "default-sr": ({"factor": 2, "passes": 2, "scales": "128,192,256,384", "crop": 128, "batch": 256,
+                    "channels": "16,32,64,128", "layers": 2, "minutes": 2.0, "postcard": 128},
+                   {"factor": 2, "passes": 2, "scales": "32,48", "crop": 32, "batch": 4, "channels": "8,16",
+                    "layers": 1, "minutes": 0.1, "postcard": 16, "threads": 1}),
+    "default-sr-wide": ({"factor": 2, "passes": 2, "scales": "128,192,256,384", "crop": 128, "batch": 256,
+                         "channels": "32,64,96,128", "layers": 2, "minutes": 2.0, "postcard": 128},
+                        {"factor": 2, "passes": 2, "scales": "32,48", "crop": 32, "batch": 4, "channels": "8,16",
+                         "layers": 1, "minutes": 0.1, "postcard": 16, "threads": 1}),
     "evaluate": ({"n": 64, "batch": 32}, {"n": 4, "batch": 4}),
-    # the CPU default's base (small preset, 64 px, its recipe), with ~5x the images its CPU run saw
-    "default-base": ({"preset": "small", "resolution": 64, "batch": 128, "max_steps": 4000, "minutes": 7.0},
+    # the CPU default's base (small-128 preset, 128 px, its recipe), with ~5x the images its CPU run saw
+    "default-base": ({"preset": "small-128", "resolution": 128, "batch": 128, "max_steps": 4000, "minutes": 7.0},
                      {"preset": "tiny", "resolution": 32, "batch": 16, "max_steps": 4, "minutes": 1.0, "threads": 1}),
 }
 # seconds a stage needs at least (the H200 runs: tutorial 81 s, evaluate 45 s, a stage's start ~25 s)
@@ -172,10 +174,12 @@ def stage_superres(run: Run, name: str = "superres") -> None:
     p = run.plan[name]
     out = run.work / f"{name}-run"
     minutes = min(run.args.sr_minutes or p["minutes"], (run.left() - run.reserve(name) - 25) / 60)
-    argv = ["-m", "training.superres", "--data", run.args.data, "--out", str(out), "--factor", "4",
+    argv = ["-m", "training.superres", "--data", run.args.data, "--out", str(out), "--factor", str(p["factor"]),
             "--crop", str(p["crop"]), "--batch", str(p["batch"]), "--channels", p["channels"],
             "--layers", str(p["layers"]), "--minutes", str(minutes), "--steps", "100000",
             "--checkpoint-every", "100000", "--log-every", "50", "--holdout", "10", "--postcard", str(p["postcard"])]
+    if "passes" in p:
+        argv += ["--passes", str(p["passes"]), "--scales", p["scales"]]
     if "threads" in p:
         argv += ["--threads", str(p["threads"])]
     seconds = run.command(name, argv, limit=run.left())
