@@ -8,7 +8,9 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -77,7 +79,7 @@ async def chromium(width: int = 1280, height: int = 800, flags: tuple[str, ...] 
             [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", *flags,
              "--disable-extensions", "--disable-background-networking", "--remote-debugging-port=0",
              f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             deadline = time.monotonic() + 60
@@ -95,9 +97,21 @@ async def chromium(width: int = 1280, height: int = 800, flags: tuple[str, ...] 
                     await page.call("Page.enable")
                     yield page
         finally:
-            process.terminate()
+            stop_all(process)
+
+
+def stop_all(process: subprocess.Popen) -> None:
+    """Chromium and every process it started (renderers, crashpad), gone before its profile is removed: one
+    still writing there made the removal fail ("Directory not empty")."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                os.killpg(process.pid, 0)  # anyone left in its group?
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
