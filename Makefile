@@ -37,8 +37,10 @@ demo: system-demo $(VENV)/.installed
 
 # The whole suite as CI runs it: on a JACK dummy server and a virtual display of its own; -rfEs lists
 # a test skipped. ARGS goes to pytest, e.g. make test ARGS="-k osc -x" (a part, stop at the first failure).
+# A suite that hangs (where pytest-timeout cannot reach, e.g. a lost GIL) is ended after 40 minutes; it
+# takes 7 here, and pytest's faulthandler has printed the stuck test's stacks by then.
 test: system-test $(VENV)/.installed-test
-	HF_HUB_OFFLINE=1 tools/with-jack-and-x $(PY) -m pytest -q -rfEs $(ARGS)
+	HF_HUB_OFFLINE=1 tools/with-jack-and-x timeout -k 30 2400 $(PY) -m pytest -q -rfEs $(ARGS)
 
 # The benchmarks behind docs/benchmarks.md, on the same JACK dummy server and virtual display as the tests.
 bench: system-test $(VENV)/.installed-test
