@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import mido
 
 READ_SECONDS = 0.002  # how often an input is read: MIDI arrives within 2 ms, far less than a frame
+QUEUE = 4096  # messages RtMidi keeps between two reads (python-rtmidi's default 1024): room for a burst
 
 
 class RtMidiInput:
@@ -23,7 +24,8 @@ class RtMidiInput:
         import rtmidi
 
         self.name = name
-        self._rt = rtmidi.MidiIn(getattr(rtmidi, f"API_{api}") if api else rtmidi.API_UNSPECIFIED)
+        self._rt = rtmidi.MidiIn(getattr(rtmidi, f"API_{api}") if api else rtmidi.API_UNSPECIFIED,
+                                 queue_size_limit=QUEUE)
         try:
             ports = self._rt.get_ports()
             if name not in ports:

@@ -28,6 +28,9 @@ SPLICE = 4096        # frames of crossfade from a dead worker's sound into the n
 SAFETY = 4096        # frames the splice stays clear of the reader
 LEAD = 2 * SAFETY + SPLICE  # frames of queued sound kept when a voice changes (~0.26 s at 48 kHz)
 IDLE_SLEEP = 0.005
+# Added to the worker's niceness: it renders seconds ahead, the player must never wait, so when cores are
+# short the player goes first, then this worker, then the postcard worker (10, engine/postcards/worker.py).
+NICENESS = 5
 # Imported once by the fork server that starts the worker and the player: on a busy 2-core machine a
 # spawned worker took ~3 s to start, longer than the rings hold. Never sounddevice here: importing it
 # starts PortAudio, which must not be shared by the fork server's children. scipy.signal is named too: the
@@ -39,6 +42,7 @@ PRELOAD = ["engine.mix.worker", "engine.mix.player", "engine.sound.voices", "sci
 def main(rings_name: str, slots: int, capacity: int, samplerate: int, ahead: int, conn, level: int) -> None:
     """The worker process's entry point."""
     log_to_parent(conn, level)
+    os.nice(NICENESS)
     rings = Rings(slots, capacity, rings_name)
     voices: dict[int, tuple[int, object]] = {}  # slot -> (epoch, source)
     parent = os.getppid()
