@@ -40,7 +40,7 @@ demo: system-demo $(VENV)/.installed
 # A suite that hangs (where pytest-timeout cannot reach, e.g. a lost GIL) is ended after 40 minutes; it
 # takes 7 here, and pytest's faulthandler has printed the stuck test's stacks by then.
 test: system-test $(VENV)/.installed-test
-	HF_HUB_OFFLINE=1 tools/with-jack-and-x timeout -k 30 2400 $(PY) -m pytest -q -rfEs $(ARGS)
+	HF_HUB_OFFLINE=1 tools/with-jack-and-x timeout --foreground -k 30 2400 $(PY) -m pytest -q -rfEs $(ARGS)
 
 # The benchmarks behind docs/benchmarks.md, on the same JACK dummy server and virtual display as the tests.
 bench: system-test $(VENV)/.installed-test
