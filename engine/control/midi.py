@@ -250,9 +250,10 @@ class MidiController:
         log.info("MIDI stopped: %s", ", ".join(f"{k} {v}" for k, v in self.stats.items() if v))
 
     def _run(self) -> None:
-        """The MIDI thread: reads the input every READ_SECONDS, looks for its port every POLL_SECONDS."""
+        """The MIDI thread: reads the input every READ_SECONDS, looks for its port every POLL_SECONDS (and only
+        that while there is no port to read)."""
         look_again = time.monotonic() + POLL_SECONDS
-        while not self._stop.wait(READ_SECONDS):
+        while not self._stop.wait(READ_SECONDS if self.port is not None else look_again - time.monotonic()):
             if time.monotonic() >= look_again:
                 self._connect()
                 look_again = time.monotonic() + POLL_SECONDS
